@@ -1,0 +1,120 @@
+"""The content a running bot serves: trees and policies read from disk, last good version kept.
+
+Reading is all-or-nothing per file: a tree whose new version fails validation keeps serving
+its previous good version, and the problems are reported, never raised into a live process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot.core.loader import Problem, check_all, read_files
+from bot.core.model import Dilemma
+from bot.core.policy import CodeOfConduct, EscalationPolicy, expand_env
+from bot.core.yamlsafe import YamlError, line_of, load_yaml
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def content_root(environ: Mapping[str, str] | None = None) -> Path:
+    """ETHICSBOT_CONTENT, else the repository the package was installed from, else cwd."""
+    env = os.environ if environ is None else environ
+    if env.get("ETHICSBOT_CONTENT"):
+        return Path(env["ETHICSBOT_CONTENT"])
+    if (REPO_ROOT / "dilemmas").is_dir():
+        return REPO_ROOT
+    return Path.cwd()
+
+
+def read_policy(path: Path, model: type[BaseModel], environ: Mapping[str, str]) -> tuple[Any, list[Problem]]:
+    """Parse one policy file into `model`; problems carry file and line like tree problems."""
+    try:
+        data, lines = load_yaml(path.read_bytes())
+    except OSError as exc:
+        return None, [Problem(str(path), 0, "-", f"cannot read: {exc.strerror}")]
+    except YamlError as exc:
+        return None, [Problem(str(path), exc.line, "-", exc.message)]
+    try:
+        return model.model_validate(expand_env(data, environ)), []
+    except ValidationError as exc:
+        return None, [
+            Problem(str(path), line_of(lines, tuple(e["loc"])), ".".join(map(str, e["loc"])) or "-",
+                    str(e["msg"]).removeprefix("Value error, "))
+            for e in exc.errors()
+        ]
+
+
+def tree_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders to their *.yaml trees (exercises live in their own subfolder)."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.glob("*.y*ml") if q.is_file()))
+        else:
+            out.append(p)
+    return out
+
+
+@dataclass
+class Content:
+    """An immutable snapshot of what the bot serves; replaced whole on reload."""
+
+    root: Path
+    trees: dict[str, Dilemma] = field(default_factory=dict)
+    by_file: dict[str, Dilemma] = field(default_factory=dict)
+    clauses: CodeOfConduct | None = None
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    problems: list[Problem] = field(default_factory=list)
+
+    def clause_ids(self) -> set[str]:
+        return set(self.clauses.clauses) if self.clauses else set()
+
+
+def load_content(
+    root: Path, environ: Mapping[str, str] | None = None, previous: Content | None = None
+) -> Content:
+    """Read policies and trees under root; a broken tree keeps its previous good version."""
+    env = os.environ if environ is None else environ
+    content = Content(root=root)
+    clauses, probs = read_policy(root / "policies" / "code_of_conduct.yaml", CodeOfConduct, env)
+    content.problems += probs
+    content.clauses = clauses or (previous.clauses if previous else None)
+    esc, probs = read_policy(root / "policies" / "escalation.yaml", EscalationPolicy, env)
+    content.problems += probs
+    content.escalation = esc or (previous.escalation if previous else EscalationPolicy())
+    loaded = read_files(tree_files([root / "dilemmas"]))
+    problems = check_all(loaded, clauses=content.clause_ids() if content.clauses else None)
+    content.problems += problems
+    bad_files = {p.file for p in problems}
+    for x in loaded:
+        if x.tree is not None and x.file not in bad_files:
+            content.by_file[x.file] = x.tree
+        elif previous is not None and x.file in previous.by_file:
+            old = previous.by_file[x.file]
+            content.by_file[x.file] = old
+            log.warning("%s is broken; still serving %s v%d", x.file, old.id, old.version)
+    content.trees = {t.id: t for t in content.by_file.values()}
+    return content
+
+
+def validate(paths: list[Path], root: Path, environ: Mapping[str, str] | None = None) -> list[Problem]:
+    """Everything `ethicsbot validate` reports for the given files or folders."""
+    env = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    clauses, probs = read_policy(root / "policies" / "code_of_conduct.yaml", CodeOfConduct, env)
+    problems += probs
+    _, probs = read_policy(root / "policies" / "escalation.yaml", EscalationPolicy, env)
+    problems += probs
+    ids = set(clauses.clauses) if clauses else None
+    known = {x.tree.id for x in read_files(tree_files([root / "dilemmas"])) if x.tree}
+    problems += check_all(read_files(tree_files(paths)), clauses=ids, known_trees=known)
+    return problems

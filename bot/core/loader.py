@@ -1,0 +1,239 @@
+"""YAML files -> validated dilemma trees, and the graph lint trainers run before publishing.
+
+Every problem is a `Problem(file, line, node, message)` printed as `file:line: node: message`,
+so an editor can jump to it. Loading never raises for bad content: it returns the problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.core.method import STEPS, Step
+from bot.core.model import Dilemma, Escalation, Severity
+from bot.core.yamlsafe import Path, YamlError, line_of, load_yaml
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    node: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.node}: {self.message}"
+
+
+@dataclass
+class Loaded:
+    """One file's result: the tree when it is valid, else the problems."""
+
+    file: str
+    tree: Dilemma | None = None
+    problems: list[Problem] = field(default_factory=list)
+    lines: dict[Path, int] = field(default_factory=dict)
+    raw: bytes = b""
+
+
+def _friendly(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    where = ".".join(loc[2:] if loc[:1] == ["nodes"] else loc)
+    if err["type"] == "missing" and loc and loc[-1] in ("en", "zh"):
+        return f"{where}: the '{loc[-1]}' text is missing (every text needs en and zh)"
+    if err["type"] == "missing":
+        return f"{where}: required field is missing"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field (check the spelling against dilemmas/README.md)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def _node_of(loc: tuple[Any, ...]) -> str:
+    return str(loc[1]) if len(loc) > 1 and loc[0] == "nodes" else "-"
+
+
+def parse_tree(file: str, raw: bytes) -> Loaded:
+    """Parse and schema-check one tree file (graph checks come from `lint`)."""
+    result = Loaded(file=file, raw=raw)
+    try:
+        data, lines = load_yaml(raw)
+    except YamlError as exc:
+        result.problems.append(Problem(file, exc.line, "-", exc.message))
+        return result
+    result.lines = lines
+    if not isinstance(data, dict):
+        result.problems.append(Problem(file, 1, "-", "a tree file must be a mapping"))
+        return result
+    try:
+        result.tree = Dilemma.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            result.problems.append(
+                Problem(file, line_of(lines, loc), _node_of(loc), _friendly(dict(err)))
+            )
+    return result
+
+
+def _reachable(tree: Dilemma) -> set[str]:
+    seen: set[str] = set()
+    todo = [tree.start]
+    while todo:
+        nid = todo.pop()
+        if nid in seen or nid not in tree.nodes:
+            continue
+        seen.add(nid)
+        todo.extend(tree.nodes[nid].successors())
+    return seen
+
+
+def _cycles(tree: Dilemma) -> list[tuple[str, str]]:
+    """Back edges (u -> v) found by an iterative depth-first search."""
+    colour: dict[str, int] = {}
+    back: list[tuple[str, str]] = []
+    for root in [tree.start, *tree.nodes]:
+        if root in colour or root not in tree.nodes:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(root, iter(tree.nodes[root].successors()))]
+        colour[root] = 1
+        while stack:
+            nid, succ = stack[-1]
+            nxt = next(iter(succ), None)
+            if nxt is None:
+                colour[nid] = 2
+                stack.pop()
+                continue
+            if nxt not in tree.nodes:
+                continue
+            if colour.get(nxt) == 1:
+                back.append((nid, nxt))
+            elif nxt not in colour:
+                colour[nxt] = 1
+                stack.append((nxt, iter(tree.nodes[nxt].successors())))
+    return back
+
+
+def lint(
+    loaded: Loaded, *, clauses: set[str] | None = None, trees: set[str] | None = None
+) -> list[Problem]:
+    """Graph and reference checks of DESIGN.md section 4 on a schema-valid tree."""
+    tree = loaded.tree
+    if tree is None:
+        return loaded.problems
+    f, lines = loaded.file, loaded.lines
+    out: list[Problem] = []
+
+    def add(node: str, path: Path, message: str) -> None:
+        out.append(Problem(f, line_of(lines, path), node, message))
+
+    if tree.start not in tree.nodes:
+        add("-", ("start",), f"start node '{tree.start}' does not exist")
+        return out
+    if tree.nodes[tree.start].step is not Step.identify:
+        add(tree.start, ("nodes", tree.start, "step"), "the start node must be in step 'identify'")
+    for cid in tree.cites:
+        if clauses is not None and cid not in clauses:
+            add("-", ("cites",), f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)")
+
+    for nid, node in tree.nodes.items():
+        base: Path = ("nodes", nid)
+        if node.kind == "dead_end":
+            add(nid, base, "dead end: no options, no next and no outcome")
+        targets: list[tuple[Path, str]] = []
+        if node.options is not None:
+            targets = [((*base, "options", i, "next"), o.next) for i, o in enumerate(node.options)]
+        elif node.next is not None:
+            targets = [((*base, "next"), node.next)]
+        for path, target in targets:
+            if target not in tree.nodes:
+                add(nid, path, f"'next' points to unknown node '{target}'")
+                continue
+            a, b = STEPS.index(node.step), STEPS.index(tree.nodes[target].step)
+            if b < a:
+                add(nid, path, f"goes back from step '{node.step.value}' to '{STEPS[b].value}' "
+                    f"at '{target}'")
+            elif b > a + 1:
+                skipped = ", ".join(s.value for s in STEPS[a + 1 : b])
+                add(nid, path, f"skips step {skipped} on the way to '{target}'")
+        if node.plus is not None and node.step is not Step.evaluate:
+            add(nid, (*base, "plus"), "a PLUS weighing belongs to step 'evaluate'")
+        oc = node.outcome
+        if oc is None:
+            continue
+        if oc.severity.rank >= Severity.high.rank and oc.escalation is Escalation.none:
+            add(nid, (*base, "outcome", "escalation"),
+                f"severity {oc.severity.value} must offer or require escalation")
+        if not oc.cites:
+            add(nid, (*base, "outcome", "cites"), "an outcome must cite at least one clause")
+        for i, cid in enumerate(oc.cites):
+            if clauses is not None and cid not in clauses:
+                add(nid, (*base, "outcome", "cites", i),
+                    f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)")
+        if oc.handoff is not None and trees is not None and oc.handoff not in trees:
+            add(nid, (*base, "outcome", "handoff"), f"handoff to unknown tree '{oc.handoff}'")
+
+    reachable = _reachable(tree)
+    for nid in tree.nodes:
+        if nid not in reachable:
+            add(nid, ("nodes", nid), f"unreachable from start node '{tree.start}'")
+    for u, v in _cycles(tree):
+        add(u, ("nodes", u), f"cycle: '{u}' leads back to '{v}'")
+    if not any(p.message.startswith("cycle") for p in out):
+        out.extend(_unweighed(tree, f, lines))
+    return sorted(out)
+
+
+def _unweighed(tree: Dilemma, f: str, lines: dict[Path, int]) -> list[Problem]:
+    """Outcomes reachable on a path that never weighs the options with PLUS in step 3."""
+    seen: set[str] = set()
+    todo = [tree.start]
+    bad: list[Problem] = []
+    while todo:
+        nid = todo.pop()
+        if nid in seen or nid not in tree.nodes:
+            continue
+        seen.add(nid)
+        node = tree.nodes[nid]
+        if node.plus is not None:
+            continue
+        if node.outcome is not None:
+            bad.append(Problem(f, line_of(lines, ("nodes", nid)), nid,
+                               "reachable on a path with no PLUS weighing in step 'evaluate'"))
+        todo.extend(node.successors())
+    return bad
+
+
+def read_files(paths: Iterable[FsPath]) -> list[Loaded]:
+    """Parse each tree file; reading errors become problems, never exceptions."""
+    out = []
+    for p in paths:
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            out.append(Loaded(file=str(p), problems=[Problem(str(p), 0, "-", str(exc))]))
+            continue
+        out.append(parse_tree(str(p), raw))
+    return out
+
+
+def check_all(
+    loaded: list[Loaded], *, clauses: set[str] | None, known_trees: set[str] | None = None
+) -> list[Problem]:
+    """Lint a set of files together: adds duplicate tree ids and cross-tree handoffs."""
+    problems: list[Problem] = []
+    ids: dict[str, str] = {}
+    trees = set(known_trees or ()) | {x.tree.id for x in loaded if x.tree}
+    for x in loaded:
+        problems.extend(lint(x, clauses=clauses, trees=trees))
+        if x.tree is not None:
+            if x.tree.id in ids:
+                problems.append(Problem(x.file, line_of(x.lines, ("id",)), "-",
+                                        f"duplicate tree id '{x.tree.id}' (also in {ids[x.tree.id]})"))
+            else:
+                ids[x.tree.id] = x.file
+    return sorted(problems)

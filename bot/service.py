@@ -1,0 +1,255 @@
+"""The one API every adapter calls: consultations now, cases and exercises beside them.
+
+Adapters pass an opaque `owner` ("slack:T…:U…", "console:local") and get back engine turns;
+they never touch the database or the engine directly. Every transition is one short
+transaction guarded by the session's state version, so two instances handling two clicks
+of the same button apply exactly one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+
+from bot.content import ContentSource
+from bot.core.engine import Engine, EngineError, InvalidAction, StaleAction, Turn
+from bot.core.model import Dilemma
+from bot.core.replies import DecisionRecord
+from bot.core.session import SessionState
+from bot.storage import audit
+from bot.storage.db import Database
+from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Refused(Exception):
+    """A user action the service will not apply; `key` names the message in bot.messages."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        super().__init__(detail or key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Literal["choose", "answer", "proceed", "back"]
+    node: str
+    version: int
+    option: int = -1
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TreeInfo:
+    id: str
+    topic: str
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    tree_id: str
+    title: str
+    step: int
+    status: str
+    updated_at: datetime
+    headline: str = ""
+
+
+TOPIC_ALIASES = {
+    "confidentiality": "confidentiality", "privacy": "confidentiality", "保密": "confidentiality",
+    "信息保密": "confidentiality", "fair": "fair_treatment", "fair_treatment": "fair_treatment",
+    "公平": "fair_treatment", "公平对待": "fair_treatment", "honesty": "honesty",
+    "mis-selling": "honesty", "诚信": "honesty", "诚实守信": "honesty",
+    "conflict": "conflict_of_interest", "gift": "conflict_of_interest",
+    "conflict_of_interest": "conflict_of_interest", "利益冲突": "conflict_of_interest",
+    "礼品": "conflict_of_interest", "triage": "triage", "unsure": "triage", "不确定": "triage",
+}
+
+TOPIC_ORDER = ["confidentiality", "fair_treatment", "honesty", "conflict_of_interest",
+               "speaking_up", "triage"]
+
+
+class ConsultationService:
+    def __init__(self, *, db: Database, content: ContentSource, clock: Clock = utcnow,
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self.db = db
+        self.content = content
+        self.clock = clock
+        self.new_id = new_id
+
+    # -- content ------------------------------------------------------------------------------
+
+    def engine(self) -> Engine:
+        c = self.content.content
+        return Engine(c.escalation, c.clauses.clauses if c.clauses else {})
+
+    def catalogue(self, lang: str) -> list[TreeInfo]:
+        """Trees for the topic picker, grouped by topic in a stable order, triage last."""
+        self.content.maybe_reload()
+        trees = sorted(self.content.trees.values(),
+                       key=lambda t: (TOPIC_ORDER.index(t.topic), t.id))
+        return [TreeInfo(t.id, t.topic, t.title.get(lang), t.summary.get(lang)) for t in trees]
+
+    def find_tree(self, query: str) -> str | None:
+        """A tree id from what the user typed: an id, a topic name or alias, or a keyword."""
+        q = query.strip().lower()
+        trees = self.content.trees
+        if q in trees:
+            return q
+        topic = TOPIC_ALIASES.get(q, q)
+        for t in sorted(trees.values(), key=lambda t: t.id):
+            if t.topic == topic:
+                return t.id
+        for t in sorted(trees.values(), key=lambda t: t.id):
+            if any(q == k.lower() for k in t.keywords) or t.id.startswith(q):
+                return t.id
+        return None
+
+    def _tree_for(self, state: SessionState) -> Dilemma:
+        tree = self.content.tree(state.tree_id, state.tree_version)
+        if tree is None:
+            raise Refused("gone", f"tree {state.tree_id} v{state.tree_version} is unknown")
+        return tree
+
+    # -- consultations ------------------------------------------------------------------------
+
+    def start(self, owner: str, tree_id: str, lang: str, context: dict[str, str] | None = None
+              ) -> Turn:
+        self.content.maybe_reload()
+        tree = self.content.tree(tree_id)
+        if tree is None:
+            raise Refused("unknown_topic", tree_id)
+        turn = self.engine().start(tree, self.new_id(), lang)
+        now = self.clock()
+        with self.db.tx() as s:
+            s.add(SessionRow(
+                id=turn.state.id, owner=owner, tree_id=tree.id, tree_version=tree.version,
+                node=turn.state.node, state_version=turn.state.version, status="active",
+                state=turn.state.to_json(), context=json.dumps(context) if context else None,
+                created_at=now, updated_at=now,
+            ))
+        return turn
+
+    def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
+        with self.db.tx() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise Refused("gone")
+            if row.owner != owner:
+                audit.append(s, at=self.clock(), action=f"session.{action}",
+                             subject=f"session:{session_id}", result="refused",
+                             payload={"actor": owner, "reason": "not the owner"})
+                log.warning("refused %s on a session of another user", action)
+                raise Refused("not_yours")
+            return SessionState.from_json(row.state)
+
+    def view(self, owner: str, session_id: str) -> Turn:
+        state = self._load(owner, session_id, action="view")
+        return self.engine().view(self._tree_for(state), state)
+
+    def act(self, owner: str, session_id: str, action: Action) -> Turn:
+        """Apply one click or answer. Raises Refused('stale'|'not_yours'|'invalid'|'gone')."""
+        state = self._load(owner, session_id, action=action.kind)
+        tree = self._tree_for(state)
+        eng = self.engine()
+        try:
+            if action.kind == "choose":
+                turn = eng.choose(tree, state, node=action.node, version=action.version,
+                                  option=action.option)
+            elif action.kind == "answer":
+                turn = eng.answer(tree, state, node=action.node, version=action.version,
+                                  text=action.text)
+            elif action.kind == "proceed":
+                turn = eng.proceed(tree, state, node=action.node, version=action.version)
+            else:
+                turn = eng.back(tree, state, version=action.version)
+        except StaleAction as exc:
+            raise Refused("stale", str(exc)) from None
+        except InvalidAction as exc:
+            with self.db.tx() as s:
+                audit.append(s, at=self.clock(), action=f"session.{action.kind}",
+                             subject=f"session:{session_id}", result="refused",
+                             payload={"actor": owner, "reason": str(exc)})
+            raise Refused("invalid", str(exc)) from None
+        except EngineError as exc:
+            raise Refused("gone", str(exc)) from None
+        with self.db.tx() as s:
+            done = s.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id, SessionRow.state_version == state.version)
+                .values(node=turn.state.node, state_version=turn.state.version,
+                        status=turn.state.status, state=turn.state.to_json(),
+                        updated_at=self.clock())
+            )
+            if done.rowcount != 1:  # another instance applied a click first
+                raise Refused("stale", "concurrent update")
+        return turn
+
+    def record(self, owner: str, session_id: str) -> DecisionRecord:
+        state = self._load(owner, session_id, action="record")
+        return self.engine().record(self._tree_for(state), state)
+
+    def context(self, owner: str, session_id: str) -> dict[str, str]:
+        with self.db.tx() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None or row.owner != owner or not row.context:
+                return {}
+            return dict(json.loads(row.context))
+
+    def sessions(self, owner: str, status: str, limit: int = 10) -> list[SessionInfo]:
+        """The owner's consultations, newest first (App Home, console resume)."""
+        with self.db.tx() as s:
+            rows = list(s.scalars(
+                select(SessionRow).where(SessionRow.owner == owner, SessionRow.status == status)
+                .order_by(SessionRow.updated_at.desc()).limit(limit)))
+        out = []
+        for r in rows:
+            state = SessionState.from_json(r.state)
+            tree = self.content.tree(r.tree_id, r.tree_version)
+            if tree is None:
+                continue
+            node = tree.nodes[state.node]
+            headline = node.outcome.headline.get(state.lang) if node.outcome else ""
+            out.append(SessionInfo(r.id, r.tree_id, tree.title.get(state.lang),
+                                   node.step.number, r.status, r.updated_at, headline))
+        return out
+
+    # -- preferences and delivery keys --------------------------------------------------------
+
+    def lang_of(self, owner: str) -> str | None:
+        with self.db.tx() as s:
+            row = s.get(UserPrefRow, owner)
+            return row.lang if row else None
+
+    def set_lang(self, owner: str, lang: str, *, chosen: bool = True) -> None:
+        with self.db.tx() as s:
+            row = s.get(UserPrefRow, owner)
+            if row is None:
+                s.add(UserPrefRow(owner=owner, lang=lang, chosen=chosen, updated_at=self.clock()))
+            elif chosen or not row.chosen:
+                row.lang, row.chosen, row.updated_at = lang, chosen or row.chosen, self.clock()
+
+    def first_delivery(self, key: str) -> bool:
+        """True the first time `key` is seen (Slack event retries carry the same event id)."""
+        with self.db.tx() as s:
+            if s.get(SeenEventRow, key) is not None:
+                return False
+            s.add(SeenEventRow(key=key, at=self.clock()))
+            return True

@@ -1,0 +1,93 @@
+"""Database engine set-up for SQLite (default) and PostgreSQL, and schema migration.
+
+SQLite gets WAL (survives a killed process), `BEGIN IMMEDIATE` for every transaction (a
+deferred read-then-write upgrade fails with SQLITE_BUSY whatever busy_timeout says), a busy
+timeout, and secure_delete so purged personal data does not linger in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An Engine with the per-dialect settings above; `url` is a SQLAlchemy database URL."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+def _alembic_config(connection: Any) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent; safe to call at every start)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # several instances may start at once: one migrates, the others wait
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7406120001)")
+        command.upgrade(_alembic_config(conn), "head")
+
+
+def is_current(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+class Database:
+    """The engine plus a session factory; `tx()` is one short write transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def tx(self) -> Iterator[Session]:
+        with self._factory() as s, s.begin():
+            yield s
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
