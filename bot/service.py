@@ -152,13 +152,17 @@ class ConsultationService:
             row = s.get(SessionRow, session_id)
             if row is None:
                 raise Refused("gone")
-            if row.owner != owner:
-                audit.append(s, at=self.clock(), action=f"session.{action}",
-                             subject=f"session:{session_id}", result="refused",
-                             payload={"actor": owner, "reason": "not the owner"})
-                log.warning("refused %s on a session of another user", action)
-                raise Refused("not_yours")
-            return SessionState.from_json(row.state)
+            if row.owner == owner:
+                return SessionState.from_json(row.state)
+        self._refuse(owner, f"session.{action}", f"session:{session_id}", "not the owner")
+        raise Refused("not_yours")
+
+    def _refuse(self, owner: str, action: str, subject: str, reason: str) -> None:
+        """Record a refused action in the audit log, in its own committed transaction."""
+        with self.db.tx() as s:
+            audit.append(s, at=self.clock(), action=action, subject=subject, result="refused",
+                         payload={"actor": owner, "reason": reason})
+        log.warning("refused %s: %s", action, reason)
 
     def view(self, owner: str, session_id: str) -> Turn:
         state = self._load(owner, session_id, action="view")
@@ -183,10 +187,7 @@ class ConsultationService:
         except StaleAction as exc:
             raise Refused("stale", str(exc)) from None
         except InvalidAction as exc:
-            with self.db.tx() as s:
-                audit.append(s, at=self.clock(), action=f"session.{action.kind}",
-                             subject=f"session:{session_id}", result="refused",
-                             payload={"actor": owner, "reason": str(exc)})
+            self._refuse(owner, f"session.{action.kind}", f"session:{session_id}", str(exc))
             raise Refused("invalid", str(exc)) from None
         except EngineError as exc:
             raise Refused("gone", str(exc)) from None

@@ -63,7 +63,7 @@ def parse_tree(file: str, raw: bytes) -> Loaded:
     try:
         data, lines = load_yaml(raw)
     except YamlError as exc:
-        result.problems.append(Problem(file, exc.line, "-", exc.message))
+        result.problems.append(Problem(file, exc.line, exc.node, exc.message))
         return result
     result.lines = lines
     if not isinstance(data, dict):

@@ -22,10 +22,11 @@ Path = tuple[str | int, ...]
 class YamlError(Exception):
     """A file that is not acceptable YAML; line is 1-based (0 when unknown)."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, line: int, message: str, node: str = "-") -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.node = node
 
 
 def _check_events(text: str) -> None:
@@ -40,6 +41,8 @@ def _check_events(text: str) -> None:
                 raise YamlError(line, f"file too complex (more than {MAX_EVENTS} YAML events)")
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise YamlError(line, "YAML anchors and aliases (&, *) are not allowed")
+            if getattr(event, "tag", None) not in (None, "!"):
+                raise YamlError(line, f"explicit YAML tags are not allowed ({event.tag})")
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -68,7 +71,9 @@ def _convert(
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 key = str(key)
             if key in out:
-                raise YamlError(key_node.start_mark.line + 1, f"duplicate key '{key}'")
+                node_id = str(key) if path == ("nodes",) else "-"
+                what = "node id" if node_id != "-" else "key"
+                raise YamlError(key_node.start_mark.line + 1, f"duplicate {what} '{key}'", node_id)
             out[key] = _convert(value_node, loader, (*path, key), lines)
         return out
     if isinstance(node, yaml.SequenceNode):

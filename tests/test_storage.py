@@ -1,0 +1,135 @@
+"""Storage through the service on SQLite and PostgreSQL: sessions, pinning, audit chain."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.bootstrap import bootstrap
+from bot.config import Settings
+from bot.service import Action, Refused
+from bot.storage import audit
+from tests.conftest import FIXTURE_CONTENT, settings_env
+
+
+def _services(db_url: str, content: Path = FIXTURE_CONTENT):
+    return bootstrap(Settings.from_env(settings_env(db_url, content)))
+
+
+def test_migrations_apply_twice_and_health_answers(db_url: str) -> None:
+    s = _services(db_url)
+    s2 = _services(db_url)  # a second instance starting on the same database
+    assert s.db.ping() and s2.db.ping()
+    with s.db.engine.connect() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() is not None
+
+
+def test_a_consultation_survives_a_restart(db_url: str) -> None:
+    first = _services(db_url)
+    turn = first.consult.start("slack:T1:U1", "mini", "en")
+    turn = first.consult.act("slack:T1:U1", turn.state.id, Action("choose", "who", 1, option=1))
+    first.db.dispose()
+    second = _services(db_url)  # "restart": a new process would see exactly this
+    view = second.consult.view("slack:T1:U1", turn.state.id)
+    assert view.state.node == "facts" and view.state.version == 2
+    assert [s.id for s in second.consult.sessions("slack:T1:U1", "active")] == [turn.state.id]
+
+
+def test_another_users_click_is_refused_and_audited(db_url: str) -> None:
+    s = _services(db_url)
+    turn = s.consult.start("slack:T1:U1", "mini", "en")
+    with pytest.raises(Refused) as err:
+        s.consult.act("slack:T1:U2", turn.state.id, Action("choose", "who", 1, option=0))
+    assert err.value.key == "not_yours"
+    assert s.consult.view("slack:T1:U1", turn.state.id).state.version == 1
+    with s.db.tx() as tx:
+        verdict = audit.verify(tx)
+        rows = tx.execute(text("SELECT action, subject, result FROM audit_log")).all()
+    assert verdict.ok and verdict.entries == 1
+    assert [tuple(r) for r in rows] == [("session.choose", f"session:{turn.state.id}", "refused")]
+
+
+def test_the_same_click_applied_twice_changes_state_once(db_url: str) -> None:
+    a, b = _services(db_url), _services(db_url)  # two instances, one database
+    turn = a.consult.start("slack:T1:U1", "mini", "en")
+    click = Action("choose", "who", 1, option=0)
+    a.consult.act("slack:T1:U1", turn.state.id, click)
+    with pytest.raises(Refused) as err:
+        b.consult.act("slack:T1:U1", turn.state.id, click)
+    assert err.value.key == "stale"
+    assert b.consult.view("slack:T1:U1", turn.state.id).state.version == 2
+
+
+def test_a_session_finishes_on_the_tree_version_it_started(db_url: str, tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURE_CONTENT, content)
+    s = _services(db_url, content)
+    turn = s.consult.start("u", "mini", "en")
+    tree_file = content / "dilemmas" / "mini.yaml"
+    new = tree_file.read_text().replace("\nversion: 1", "\nversion: 2").replace(
+        '"Refuse and verify", zh: "拒绝并核实"}', '"Refuse, then verify", zh: "先拒绝再核实"}', 1)
+    tree_file.write_text(new)
+    assert s.content.maybe_reload(force=True)
+    assert s.content.trees["mini"].version == 2
+    turn = s.consult.act("u", turn.state.id, Action("choose", "who", 1, option=0))
+    turn = s.consult.act("u", turn.state.id, Action("answer", "facts", 2, text=""))
+    turn = s.consult.act("u", turn.state.id, Action("proceed", "note", 3))
+    labels = [label for _, label in turn.replies[-1].options]
+    assert labels[0] == "Refuse and verify"  # still version 1 for this session
+    fresh = s.consult.start("u", "mini", "en")
+    assert fresh.state.tree_version == 2
+
+
+def test_a_broken_edit_keeps_the_last_good_tree(db_url: str, tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURE_CONTENT, content)
+    s = _services(db_url, content)
+    tree_file = content / "dilemmas" / "mini.yaml"
+    tree_file.write_text(tree_file.read_text().replace("next: safe", "next: nowhere"))
+    s.content.maybe_reload(force=True)
+    assert s.content.trees["mini"].version == 1  # still served
+    assert [str(p).split(": ", 1)[1] for p in s.content.problems] == [
+        "weigh: 'next' points to unknown node 'nowhere'", "safe: unreachable from start node 'who'"]
+    # an edit without a version bump is refused too: the registered content stays
+    tree_file.write_text((FIXTURE_CONTENT / "dilemmas" / "mini.yaml").read_text().replace(
+        "Who is asking?", "Who is calling?"))
+    s.content.maybe_reload(force=True)
+    assert s.content.trees["mini"].nodes["who"].text.en == "Who is asking?"
+    assert "bump `version`" in str(s.content.problems[-1])
+
+
+def test_audit_chain_detects_edit_delete_and_reorder(db_url: str) -> None:
+    s = _services(db_url)
+    from datetime import UTC, datetime
+    with s.db.tx() as tx:
+        for i in range(5):
+            audit.append(tx, at=datetime(2026, 1, 1, tzinfo=UTC), action="case.ack",
+                         subject=f"case:{i}", payload={"actor": "U1"})
+    with s.db.tx() as tx:
+        good = audit.verify(tx)
+    assert good.ok and good.entries == 5 and len(good.head) == 64
+    with s.db.tx() as tx:  # retention blanks a payload: chain still holds
+        tx.execute(text("UPDATE audit_log SET payload = NULL WHERE seq = 2"))
+    with s.db.tx() as tx:
+        assert audit.verify(tx).ok
+    with s.db.tx() as tx:
+        tx.execute(text("UPDATE audit_log SET action = 'case.close' WHERE seq = 3"))
+    with s.db.tx() as tx:
+        v = audit.verify(tx)
+    assert (v.ok, v.first_bad) == (False, 3)
+    with s.db.tx() as tx:
+        tx.execute(text("UPDATE audit_log SET action = 'case.ack' WHERE seq = 3"))
+        tx.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    with s.db.tx() as tx:
+        v = audit.verify(tx)
+    assert (v.ok, v.first_bad) == (False, 4)
+    with s.db.tx() as tx:  # swap two rows' positions
+        tx.execute(text("UPDATE audit_log SET seq = 99 WHERE seq = 1"))
+        tx.execute(text("UPDATE audit_log SET seq = 1 WHERE seq = 2"))
+        tx.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 99"))
+    with s.db.tx() as tx:
+        v = audit.verify(tx)
+    assert (v.ok, v.first_bad) == (False, 1)
