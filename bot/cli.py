@@ -52,6 +52,48 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from aiohttp import web
+
+    from bot.bootstrap import bootstrap
+    from bot.web import build_web_app
+
+    settings = Settings.from_env()
+    settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+    services = bootstrap(settings)
+    port = args.port or int(os.environ.get("PORT") or 3000)
+    web.run_app(build_web_app(services), host=args.host, port=port, print=None,
+                access_log=None)
+    return 0
+
+
+def _socket(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.adapters.slack.socket import run_socket_mode
+    from bot.bootstrap import bootstrap
+
+    settings = Settings.from_env()
+    settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+    asyncio.run(run_socket_mode(bootstrap(settings)))
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.adapters.slack.manifest import slack_manifest
+
+    if not args.socket and not args.url:
+        print("ethicsbot: --url is required (or --socket)", file=sys.stderr)
+        return 2
+    print(json.dumps(slack_manifest(url=args.url, socket=args.socket), indent=2,
+                     ensure_ascii=False))
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from bot.storage.db import Database, upgrade
 
@@ -98,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     r.add_argument("--lang", choices=["en", "zh"], default="en")
     r.set_defaults(func=_render)
+
+    sv = sub.add_parser("serve", help="run the web process (Slack HTTP, health)")
+    sv.add_argument("--host", default="0.0.0.0")
+    sv.add_argument("--port", type=int, default=0, help="default: $PORT or 3000")
+    sv.set_defaults(func=_serve)
+
+    so = sub.add_parser("socket", help="run the Slack app over Socket Mode (no inbound HTTP)")
+    so.set_defaults(func=_socket)
+
+    m = sub.add_parser("manifest", help="print an app manifest")
+    m.add_argument("platform", choices=["slack"])
+    m.add_argument("--url", help="public base URL, e.g. https://ethics.example.com")
+    m.add_argument("--socket", action="store_true", help="Socket Mode variant (no URLs)")
+    m.set_defaults(func=_manifest)
 
     db = sub.add_parser("db", help="database maintenance")
     dbs = db.add_subparsers(dest="db_command", required=True)

@@ -154,10 +154,10 @@ class ConsultationService:
                 raise Refused("gone")
             if row.owner == owner:
                 return SessionState.from_json(row.state)
-        self._refuse(owner, f"session.{action}", f"session:{session_id}", "not the owner")
+        self.refuse(owner, f"session.{action}", f"session:{session_id}", "not the owner")
         raise Refused("not_yours")
 
-    def _refuse(self, owner: str, action: str, subject: str, reason: str) -> None:
+    def refuse(self, owner: str, action: str, subject: str, reason: str) -> None:
         """Record a refused action in the audit log, in its own committed transaction."""
         with self.db.tx() as s:
             audit.append(s, at=self.clock(), action=action, subject=subject, result="refused",
@@ -187,7 +187,7 @@ class ConsultationService:
         except StaleAction as exc:
             raise Refused("stale", str(exc)) from None
         except InvalidAction as exc:
-            self._refuse(owner, f"session.{action.kind}", f"session:{session_id}", str(exc))
+            self.refuse(owner, f"session.{action.kind}", f"session:{session_id}", str(exc))
             raise Refused("invalid", str(exc)) from None
         except EngineError as exc:
             raise Refused("gone", str(exc)) from None

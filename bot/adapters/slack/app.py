@@ -1,0 +1,53 @@
+"""Builds the bolt AsyncApp on a long-lived HTTP session with slack_sdk's retry handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.listeners import Deferred, register
+from bot.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+
+def make_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """One client per process on one aiohttp session (a session per call doubles the CPU cost)."""
+    return AsyncWebClient(
+        token=token, base_url=base_url, session=session,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+async def _on_error(error: Exception, body: dict[str, Any]) -> None:
+    # never log the body: it can hold what a user typed
+    log.error("listener failed on a %s request", body.get("type") or "command",
+              exc_info=error)
+
+
+def build_slack_app(services: Services, client: AsyncWebClient,
+                    deferred: Deferred | None = None) -> AsyncApp:
+    settings = services.settings
+    app = AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        process_before_response=True,  # ack is immediate anyway; avoids bolt's 10 ms ack polling
+        ignoring_self_events_enabled=True,
+        url_verification_enabled=True,
+    )
+    app.error(_on_error)
+    register(app, services.consult, deferred or Deferred())
+    return app

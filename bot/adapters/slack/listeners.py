@@ -1,0 +1,365 @@
+"""Slack listeners: ack, translate the payload, call the service, send the rendered view.
+
+Every listener acks first (bolt's lazy listeners run the rest as a task) so Slack always
+gets its answer within 3 s. Nothing is kept in process memory: the session id, node and
+state version travel in the button values, and the service re-checks all of them, so any
+instance can handle any click, and a duplicate click changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack import actions as A
+from bot.adapters.slack import blocks as B
+from bot.core.engine import Turn
+from bot.messages import msg
+from bot.service import Action, ConsultationService, Refused
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+
+def _ids(body: Body) -> tuple[str, str]:
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or ""
+    user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
+    return str(team), str(user)
+
+
+def owner_of(body: Body) -> str:
+    team, user = _ids(body)
+    return f"slack:{team}:{user}"
+
+
+class SlackConsultations:
+    """Binds the consultation service to a bolt app."""
+
+    def __init__(self, service: ConsultationService) -> None:
+        self.service = service
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking service call off the event loop (the database is synchronous)."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def lang(self, client: AsyncWebClient, body: Body) -> str:
+        """The user's chosen language, else their Slack locale (looked up once and stored)."""
+        owner = owner_of(body)
+        lang = await self.call(self.service.lang_of, owner)
+        if lang:
+            return str(lang)
+        _, user = _ids(body)
+        lang = "en"
+        try:
+            info = await client.users_info(user=user, include_locale=True)
+            locale = str((info.get("user") or {}).get("locale") or "")
+            lang = "zh" if locale.lower().startswith("zh") else "en"
+        except SlackApiError as exc:
+            log.info("no locale for user (HTTP %s); using English", exc.response.status_code)
+        await self.call(self.service.set_lang, owner, lang, chosen=False)
+        return lang
+
+    # -- rendering helpers -------------------------------------------------------------------
+
+    def walk(self, turn: Turn, notice: str = "") -> dict[str, Any]:
+        lang = turn.state.lang
+        handoff = None
+        last = turn.replies[-1] if turn.replies else None
+        target = getattr(last, "handoff", None)
+        if target:
+            tree = self.service.content.tree(target)
+            handoff = tree.title.get(lang) if tree else None
+        return B.walk_view(turn.replies, turn.state.id, lang, handoff_title=handoff,
+                           notice=notice)
+
+    async def show(self, client: AsyncWebClient, body: Body, view: dict[str, Any]) -> None:
+        """Replace the modal the click came from, or open one (from App Home or a command)."""
+        current = body.get("view") or {}
+        if current.get("type") == "modal" and current.get("id"):
+            await client.views_update(view_id=current["id"], view=view)
+        else:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def picker(self, client: AsyncWebClient, body: Body, lang: str,
+                     context: dict[str, str] | None = None, notice: str = "") -> None:
+        owner = owner_of(body)
+        trees = await self.call(self.service.catalogue, lang)
+        unfinished = await self.call(self.service.sessions, owner, "active", 5)
+        view = B.picker_view(trees, unfinished, lang,
+                             metadata=json.dumps(context) if context else "",
+                             about_channel=(context or {}).get("channel", ""))
+        if notice:
+            view["blocks"].insert(0, {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": B.escape(notice)}]})
+        await self.show(client, body, view)
+
+    # -- listeners ---------------------------------------------------------------------------
+
+    async def ack_command(self, ack: AsyncAck, body: Body) -> None:
+        """Answer help and language commands in the ack itself; defer the rest."""
+        words = str(body.get("text") or "").strip().split()
+        owner = owner_of(body)
+        if words[:1] == ["help"]:
+            lang = await self.call(self.service.lang_of, owner) or "en"
+            await ack(text=msg("help", lang), response_type="ephemeral")
+        elif words[:1] == ["lang"]:
+            lang = words[1] if len(words) > 1 and words[1] in ("en", "zh") else ""
+            if not lang:
+                await ack(text="/ethics lang en | /ethics lang zh", response_type="ephemeral")
+                return
+            await self.call(self.service.set_lang, owner, lang)
+            await ack(text=msg("lang_set", lang), response_type="ephemeral")
+        else:
+            await ack()
+
+    async def on_command(self, body: Body, client: AsyncWebClient) -> None:
+        words = str(body.get("text") or "").strip().split()
+        if words[:1] in (["help"], ["lang"]):
+            return
+        lang = await self.lang(client, body)
+        if not words:
+            await self.picker(client, body, lang)
+            return
+        query = " ".join(words)
+        tree_id = await self.call(self.service.find_tree, query)
+        if tree_id is None:
+            await self.picker(client, body, lang, notice=msg("unknown_topic", lang, query=query))
+            return
+        turn = await self.call(self.service.start, owner_of(body), tree_id, lang)
+        await self.show(client, body, self.walk(turn))
+
+    async def on_shortcut(self, body: Body, client: AsyncWebClient) -> None:
+        """Message shortcut: remember only where the message is, never its text."""
+        lang = await self.lang(client, body)
+        context = {"channel": str((body.get("channel") or {}).get("id", "")),
+                   "ts": str((body.get("message") or {}).get("ts", ""))}
+        await self.picker(client, body, lang, context=context)
+
+    async def on_start(self, body: Body, client: AsyncWebClient) -> None:
+        tree_id = A.tree_id(body["actions"][0].get("value"))
+        lang = await self.lang(client, body)
+        if tree_id is None:
+            await self.refuse_forged(body, "start", "malformed tree id")
+            return
+        context = None
+        raw = (body.get("view") or {}).get("private_metadata") or ""
+        if raw.startswith("{"):
+            try:
+                loaded = json.loads(raw)
+                context = {k: str(v) for k, v in loaded.items() if k in ("channel", "ts")}
+            except ValueError:
+                context = None
+        try:
+            turn = await self.call(self.service.start, owner_of(body), tree_id, lang, context)
+        except Refused as exc:
+            await self.picker(client, body, lang, notice=msg(exc.key, lang, query=tree_id))
+            return
+        await self.show(client, body, self.walk(turn))
+
+    async def on_click(self, body: Body, client: AsyncWebClient) -> None:
+        """Choose, Continue or Back inside the walk modal."""
+        action = body["actions"][0]
+        click = A.Click.decode(action.get("value"))
+        if click is None:
+            await self.refuse_forged(body, "click", "malformed button value")
+            return
+        action_id = str(action.get("action_id", ""))
+        if action_id.startswith(A.CHOOSE):
+            kind = "choose"
+        elif action_id == A.CONTINUE:
+            kind = "proceed"
+        else:
+            kind = "back"
+        await self.apply(body, client, click.session,
+                         Action(kind, click.node, click.version, option=click.option))
+
+    async def apply(self, body: Body, client: AsyncWebClient, session_id: str,
+                    action: Action) -> None:
+        owner = owner_of(body)
+        try:
+            turn = await self.call(self.service.act, owner, session_id, action)
+            await self.show(client, body, self.walk(turn))
+        except Refused as exc:
+            await self.show_refusal(client, body, session_id, exc)
+
+    async def show_refusal(self, client: AsyncWebClient, body: Body, session_id: str,
+                           exc: Refused) -> None:
+        owner = owner_of(body)
+        lang = await self.lang(client, body)
+        if exc.key in ("stale", "invalid"):
+            turn = await self.call(self.service.view, owner, session_id)
+            await self.show(client, body, self.walk(turn, notice=msg(exc.key, turn.state.lang)))
+        else:
+            await self.show(client, body, B.notice_view(msg(exc.key, lang), lang))
+
+    async def on_save(self, body: Body, client: AsyncWebClient) -> None:
+        lang = await self.lang(client, body)
+        await self.show(client, body, B.notice_view(msg("saved", lang), lang))
+
+    async def on_resume(self, body: Body, client: AsyncWebClient) -> None:
+        session_id = A.session_id(body["actions"][0].get("value"))
+        if session_id is None:
+            await self.refuse_forged(body, "resume", "malformed session id")
+            return
+        try:
+            turn = await self.call(self.service.view, owner_of(body), session_id)
+        except Refused as exc:
+            lang = await self.lang(client, body)
+            await self.show(client, body, B.notice_view(msg(exc.key, lang), lang))
+            return
+        await self.show(client, body, self.walk(turn))
+
+    async def on_record_dm(self, body: Body, client: AsyncWebClient) -> None:
+        session_id = A.session_id(body["actions"][0].get("value"))
+        if session_id is None:
+            await self.refuse_forged(body, "record", "malformed session id")
+            return
+        owner = owner_of(body)
+        try:
+            record = await self.call(self.service.record, owner, session_id)
+        except Refused as exc:
+            await self.show_refusal(client, body, session_id, exc)
+            return
+        lang = record_lang = (await self.call(self.service.view, owner, session_id)).state.lang
+        context = await self.call(self.service.context, owner, session_id)
+        note = msg("about_message", lang, channel=context["channel"]) if context else ""
+        _, user = _ids(body)
+        await client.chat_postMessage(channel=user, text=B.record_fallback(record, record_lang),
+                                      blocks=B.record_blocks(record, record_lang, note=note))
+        turn = await self.call(self.service.view, owner, session_id)
+        await self.show(client, body, self.walk(turn, notice=msg("record_sent", lang)))
+
+    async def on_view_record(self, body: Body, client: AsyncWebClient) -> None:
+        session_id = A.session_id(body["actions"][0].get("value"))
+        if session_id is None:
+            await self.refuse_forged(body, "record", "malformed session id")
+            return
+        owner = owner_of(body)
+        try:
+            record = await self.call(self.service.record, owner, session_id)
+            lang = (await self.call(self.service.view, owner, session_id)).state.lang
+        except Refused as exc:
+            lang = await self.lang(client, body)
+            await self.show(client, body, B.notice_view(msg(exc.key, lang), lang))
+            return
+        await self.show(client, body, B.record_view(record, lang))
+
+    async def on_home_start(self, body: Body, client: AsyncWebClient) -> None:
+        await self.picker(client, body, await self.lang(client, body))
+
+    async def ack_answer(self, ack: AsyncAck, body: Body, view: Body) -> None:
+        """Free-text answers arrive as a view submission: reply in the ack itself."""
+        click = A.Click.decode(view.get("private_metadata"))
+        if click is None:
+            await self.refuse_forged(body, "answer", "malformed view metadata")
+            await ack(response_action="errors", errors={A.ANSWER_BLOCK: "—"})
+            return
+        values = (view.get("state") or {}).get("values") or {}
+        text = ((values.get(A.ANSWER_BLOCK) or {}).get(A.ANSWER_INPUT) or {}).get("value") or ""
+        owner = owner_of(body)
+        try:
+            turn = await self.call(self.service.act, owner, click.session,
+                                   Action("answer", click.node, click.version, text=str(text)))
+        except Refused as exc:
+            lang = str(await self.call(self.service.lang_of, owner) or "en")
+            if exc.key == "invalid":
+                await ack(response_action="errors",
+                          errors={A.ANSWER_BLOCK: msg("invalid", lang) + f" ({exc})"})
+            elif exc.key == "stale":
+                turn = await self.call(self.service.view, owner, click.session)
+                await ack(response_action="update",
+                          view=self.walk(turn, notice=msg("stale", turn.state.lang)))
+            else:
+                await ack(response_action="update", view=B.notice_view(msg(exc.key, lang), lang))
+            return
+        await ack(response_action="update", view=self.walk(turn))
+
+    async def on_home_opened(self, body: Body, event: Body, client: AsyncWebClient) -> None:
+        if event.get("tab") != "home":
+            return
+        if not await self.call(self.service.first_delivery, f"slack:{body.get('event_id')}"):
+            return  # Slack's retry of an event already handled
+        body = {**body, "user": {"id": event.get("user")}}
+        owner = owner_of(body)
+        lang = await self.lang(client, body)
+        unfinished = await self.call(self.service.sessions, owner, "active", 10)
+        recent = await self.call(self.service.sessions, owner, "finished", 10)
+        await client.views_publish(user_id=str(event.get("user")),
+                                   view=B.home_view(lang, unfinished, recent))
+
+    async def refuse_forged(self, body: Body, what: str, reason: str) -> None:
+        await self.call(self.service.refuse, owner_of(body), f"slack.{what}", "slack", reason)
+
+
+class Deferred:
+    """Work that runs after the ack, as a task the process tracks until it finishes.
+
+    bolt's own lazy listeners deep-copy the request, which fails once the client holds a
+    shared aiohttp session; a tracked task does the same job without the copy. Tasks die with
+    the process, so nothing here may be the only record of anything: state is written by
+    the service before the user sees it, and a lost view update is redone by the next click.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("deferred Slack work failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def register(app: AsyncApp, service: ConsultationService, deferred: Deferred
+             ) -> SlackConsultations:
+    """Attach every consultation listener to `app`."""
+    h = SlackConsultations(service)
+
+    def after_ack(work: Callable[..., Awaitable[None]],
+                  first: Callable[..., Awaitable[None]] | None = None
+                  ) -> Callable[..., Awaitable[None]]:
+        async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+            if first is None:
+                await ack()
+            else:
+                await first(ack, body)
+            deferred.spawn(work(body, client))
+        return listener
+
+    def event_after_ack(work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        async def listener(ack: AsyncAck, body: Body, event: Body, client: AsyncWebClient
+                           ) -> None:
+            await ack()
+            deferred.spawn(work(body, event, client))
+        return listener
+
+    app.command("/ethics")(after_ack(h.on_command, h.ack_command))
+    app.shortcut(A.SHORTCUT)(after_ack(h.on_shortcut))
+    app.action(A.pattern(A.START))(after_ack(h.on_start))
+    app.action(A.pattern(A.CHOOSE))(after_ack(h.on_click))
+    app.action(A.CONTINUE)(after_ack(h.on_click))
+    app.action(A.BACK)(after_ack(h.on_click))
+    app.action(A.SAVE)(after_ack(h.on_save))
+    app.action(A.pattern(A.RESUME))(after_ack(h.on_resume))
+    app.action(A.RECORD_DM)(after_ack(h.on_record_dm))
+    app.action(A.pattern(A.VIEW_RECORD))(after_ack(h.on_view_record))
+    app.action(A.HOME_START)(after_ack(h.on_home_start))
+    app.view(A.WALK_VIEW)(h.ack_answer)
+    app.event("app_home_opened")(event_after_ack(h.on_home_opened))
+    return h

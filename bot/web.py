@@ -1,0 +1,96 @@
+"""The one web process: Slack on /slack/events, health on /healthz, room for Teams.
+
+Bad input never reaches a 500: oversized bodies get 413, an interactivity payload that is
+not JSON gets 400 before bolt parses it, and bolt itself refuses forged or stale signatures
+with 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from urllib.parse import parse_qs
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from bot.adapters.slack.app import build_slack_app, make_client
+from bot.adapters.slack.listeners import Deferred
+from bot.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+SERVICES = web.AppKey("services", Services)
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return web.json_response({"error": "body too large"}, status=413)
+    try:
+        raw = await request.text()
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"error": "body too large"}, status=413)
+    except UnicodeDecodeError:
+        return web.json_response({"error": "body is not UTF-8"}, status=400)
+    if request.content_type == "application/x-www-form-urlencoded" and "payload=" in raw[:10]:
+        payload = parse_qs(raw).get("payload", [""])[0]
+        try:
+            if not isinstance(json.loads(payload), dict):
+                raise ValueError
+        except ValueError:
+            return web.json_response({"error": "payload is not a JSON object"}, status=400)
+    elif request.content_type == "application/json":
+        try:
+            if not isinstance(json.loads(raw or "null"), dict):
+                raise ValueError
+        except ValueError:
+            return web.json_response({"error": "body is not a JSON object"}, status=400)
+    bolt = request.app[SLACK_APP]
+    bolt_request = await to_bolt_request(request)
+    response = await bolt.async_dispatch(bolt_request)
+    return await to_aiohttp_response(response)
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    try:
+        await asyncio.to_thread(services.db.ping)
+    except Exception as exc:  # the health check must answer, whatever the database does
+        log.error("health check: database unreachable (%s)", type(exc).__name__)
+        return web.json_response({"status": "unhealthy", "database": "unreachable"}, status=503)
+    return web.json_response({
+        "status": "ok", "database": "ok", "trees": len(services.content.trees),
+        "content_problems": len(services.content.problems),
+    })
+
+
+SLACK_APP = web.AppKey("slack_app", object)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+DEFERRED = web.AppKey("deferred", Deferred)
+
+
+def build_web_app(services: Services) -> web.Application:
+    """The aiohttp application; the Slack client and its HTTP session live with it."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SERVICES] = services
+
+    async def start(app: web.Application) -> None:
+        settings = services.settings
+        app[HTTP] = aiohttp.ClientSession()
+        client = make_client(settings.slack_bot_token, settings.slack_api_url, app[HTTP])
+        app[DEFERRED] = Deferred()
+        app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED])
+
+    async def stop(app: web.Application) -> None:
+        await app[DEFERRED].drain()
+        await app[HTTP].close()
+        services.db.dispose()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,134 @@
+"""A fake Slack Web API on 127.0.0.1: real HTTP, records every call, can fail on purpose.
+
+Point the real AsyncWebClient at it with SLACK_API_URL=http://127.0.0.1:PORT/api/ and
+assert on what it received ("one views.update showing Step 2 of 4").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str
+
+
+@dataclass
+class Failure:
+    status: int
+    remaining: int
+    retry_after: int | None = None
+    error: str = ""
+
+
+@dataclass
+class FakeSlack:
+    locales: dict[str, str] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, Failure] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Condition | None = None
+    runner: web.AppRunner | None = None
+    url: str = ""
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def fail(self, method: str, status: int, times: int, retry_after: int | None = None,
+             error: str = "") -> None:
+        self.failures[method] = Failure(status, times, retry_after, error)
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        assert self._changed is not None
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(self.of(method)) >= count), timeout)
+        return self.of(method)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        raw = await request.read()
+        if request.method == "GET":
+            args = dict(request.query)
+        elif request.content_type == "application/json":
+            args = json.loads(raw or b"{}")
+        else:
+            args = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        for key in ("view", "blocks", "metadata"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        failure = self.failures.get(method)
+        if failure and failure.remaining > 0:
+            failure.remaining -= 1
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+            self.calls.append(Call(method + "!failed", args, token))
+            return web.json_response({"ok": False, "error": failure.error or "fake_failure"},
+                                     status=failure.status, headers=headers)
+        self.calls.append(Call(method, args, token))
+        body = self._answer(method, args)
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+        return web.json_response(body)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT",
+                    "url": "https://fake.slack/", "team": "Fake Bank"}
+        if method in ("views.open", "views.update", "views.push", "views.publish"):
+            view = dict(args.get("view") or {})
+            view.setdefault("id", args.get("view_id") or f"V{next(self._ts)}")
+            return {"ok": True, "view": view}
+        if method == "chat.postMessage":
+            ts = f"1700000000.{next(self._ts):06d}"
+            channel = str(args.get("channel"))
+            msg = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks"),
+                   "metadata": args.get("metadata"), "thread_ts": args.get("thread_ts")}
+            self.messages.setdefault(channel, []).append(msg)
+            return {"ok": True, "channel": channel, "ts": ts, "message": msg}
+        if method == "chat.update":
+            channel = str(args.get("channel"))
+            for m in self.messages.get(channel, []):
+                if m["ts"] == args.get("ts"):
+                    m.update(text=args.get("text"), blocks=args.get("blocks"))
+            return {"ok": True, "channel": channel, "ts": args.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "conversations.history":
+            msgs = list(reversed(self.messages.get(str(args.get("channel")), [])))
+            return {"ok": True, "messages": msgs, "has_more": False}
+        if method == "users.info":
+            user = str(args.get("user"))
+            return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))}}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def start(self) -> str:
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/api/"
+        return self.url
+
+    async def stop(self) -> None:
+        if self.runner:
+            await self.runner.cleanup()

@@ -1,0 +1,105 @@
+"""A whole bot to talk to in tests: the real web app on 127.0.0.1 and a fake Slack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.bootstrap import Services, bootstrap
+from bot.config import Settings
+from bot.web import build_web_app
+from tests.conftest import FIXTURE_CONTENT
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.signing import (
+    SECRET,
+    block_action,
+    command_body,
+    event_body,
+    interactive_body,
+    signed_headers,
+    view_submission,
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class SlackBot:
+    """Drives the real server with signed requests, as Slack would."""
+
+    def __init__(self, services: Services, fake: FakeSlack) -> None:
+        self.services = services
+        self.fake = fake
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+        self.http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> SlackBot:
+        self.runner = web.AppRunner(build_web_app(self.services), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        if self.http:
+            await self.http.close()
+        if self.runner:
+            await self.runner.cleanup()
+
+    async def post(self, body: str, headers: dict[str, str] | None = None,
+                   content_type: str = "application/x-www-form-urlencoded") -> Reply:
+        assert self.http is not None
+        hdrs = headers if headers is not None else signed_headers(body, content_type=content_type)
+        async with self.http.post(self.url + "/slack/events", data=body.encode(),
+                                  headers=hdrs) as r:
+            return Reply(r.status, await r.text())
+
+    async def command(self, text: str = "", user: str = "U1") -> Reply:
+        return await self.post(command_body(text, user=user))
+
+    async def click(self, action_id: str, value: str, **kw: Any) -> Reply:
+        return await self.post(interactive_body(block_action(action_id, value, **kw)))
+
+    async def submit(self, metadata: str, text: str | None, **kw: Any) -> Reply:
+        return await self.post(interactive_body(view_submission(metadata, text, **kw)))
+
+    async def event(self, event: dict[str, Any], event_id: str = "Ev1") -> Reply:
+        return await self.post(event_body(event, event_id), content_type="application/json")
+
+    async def get(self, path: str) -> Reply:
+        assert self.http is not None
+        async with self.http.get(self.url + path) as r:
+            return Reply(r.status, await r.text())
+
+
+def slack_env(db_url: str, fake_url: str, content: Path = FIXTURE_CONTENT,
+              **extra: str) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": db_url, "ETHICSBOT_CONTENT": str(content),
+        "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_API_URL": fake_url, "COMPLIANCE_SLACK_CHANNEL": "CCOMPLY",
+        "COMPLIANCE_SLACK_USERS": "UOFFICER1,UOFFICER2", "TRAINER_SLACK_USERS": "UTRAINER",
+    }
+    env.update(extra)
+    return env
+
+
+async def start_bot(db_url: str, fake: FakeSlack, content: Path = FIXTURE_CONTENT,
+                    **extra: str) -> SlackBot:
+    settings = Settings.from_env(slack_env(db_url, fake.url, content, **extra))
+    return await SlackBot(bootstrap(settings), fake).start()
