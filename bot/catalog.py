@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.core.loader import Problem, check_all, read_files
-from bot.core.model import Dilemma
+from bot.core.loader import Problem, check_all, parse_exercise, read_files
+from bot.core.model import Dilemma, Exercise
 from bot.core.policy import CodeOfConduct, EscalationPolicy, expand_env
 from bot.core.yamlsafe import YamlError, line_of, load_yaml
 
@@ -116,5 +116,44 @@ def validate(paths: list[Path], root: Path, environ: Mapping[str, str] | None = 
     problems += probs
     ids = set(clauses.clauses) if clauses else None
     known = {x.tree.id for x in read_files(tree_files([root / "dilemmas"])) if x.tree}
-    problems += check_all(read_files(tree_files(paths)), clauses=ids, known_trees=known)
+    tree_paths = [p for p in tree_files(paths) if p.parent.name != "exercises"]
+    problems += check_all(read_files(tree_paths), clauses=ids, known_trees=known)
+    ex_paths = [p for p in paths if p.is_dir() and (p / "exercises").is_dir()]
+    ex_files = [p for p in tree_files([*paths, *(p / "exercises" for p in ex_paths)])
+                if p.parent.name == "exercises"]
+    problems += check_exercises(sorted(set(ex_files)), clauses=ids, trees=known)
     return problems
+
+
+def check_exercises(files: list[Path], *, clauses: set[str] | None,
+                    trees: set[str] | None) -> list[Problem]:
+    """Lint exercise files together (ids must be unique across them)."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        try:
+            raw = f.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(str(f), 0, "-", f"cannot read: {exc.strerror}"))
+            continue
+        x = parse_exercise(str(f), raw, clauses=clauses, trees=trees)
+        problems += x.problems
+        if x.exercise is not None:
+            if x.exercise.id in seen:
+                problems.append(Problem(str(f), line_of(x.lines, ("id",)), "-",
+                                        f"duplicate exercise id '{x.exercise.id}' "
+                                        f"(also in {seen[x.exercise.id]})"))
+            seen[x.exercise.id] = str(f)
+    return sorted(problems)
+
+
+def load_exercises(root: Path, clauses: set[str] | None, trees: set[str]) -> dict[str, Exercise]:
+    """Valid exercises under root/dilemmas/exercises (broken ones are left out and logged)."""
+    out: dict[str, Exercise] = {}
+    for f in tree_files([root / "dilemmas" / "exercises"]):
+        x = parse_exercise(str(f), f.read_bytes(), clauses=clauses, trees=trees)
+        for p in x.problems:
+            log.error("exercise problem: %s", p)
+        if x.exercise is not None:
+            out[x.exercise.id] = x.exercise
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.core.method import STEPS, Step
-from bot.core.model import Dilemma, Escalation, Severity
+from bot.core.model import Dilemma, Escalation, Exercise, Severity
 from bot.core.yamlsafe import Path, YamlError, line_of, load_yaml
 
 
@@ -237,3 +237,51 @@ def check_all(
             else:
                 ids[x.tree.id] = x.file
     return sorted(problems)
+
+
+@dataclass
+class LoadedExercise:
+    file: str
+    exercise: Exercise | None = None
+    problems: list[Problem] = field(default_factory=list)
+    lines: dict[Path, int] = field(default_factory=dict)
+
+
+def parse_exercise(file: str, raw: bytes, *, clauses: set[str] | None,
+                   trees: set[str] | None) -> LoadedExercise:
+    """Parse, schema-check and cross-check one weekly exercise file."""
+    result = LoadedExercise(file=file)
+    try:
+        data, lines = load_yaml(raw)
+    except YamlError as exc:
+        result.problems.append(Problem(file, exc.line, exc.node, exc.message))
+        return result
+    result.lines = lines
+    if not isinstance(data, dict):
+        result.problems.append(Problem(file, 1, "-", "an exercise file must be a mapping"))
+        return result
+    try:
+        ex = Exercise.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            where = ".".join(map(str, loc))
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            result.problems.append(Problem(file, line_of(lines, loc), "-",
+                                           f"{where}: {msg}" if where else msg))
+        return result
+    for i, opt in enumerate(ex.options):
+        if not opt.cites:
+            result.problems.append(Problem(file, line_of(lines, ("options", i)), opt.id,
+                                           "every option's explanation must cite a clause"))
+        for j, cid in enumerate(opt.cites):
+            if clauses is not None and cid not in clauses:
+                result.problems.append(Problem(
+                    file, line_of(lines, ("options", i, "cites", j)), opt.id,
+                    f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)"))
+    if ex.explore_tree and trees is not None and ex.explore_tree not in trees:
+        result.problems.append(Problem(file, line_of(lines, ("explore_tree",)), "-",
+                                       f"explore_tree '{ex.explore_tree}' is not a known tree"))
+    if not result.problems:
+        result.exercise = ex
+    return result

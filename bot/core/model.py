@@ -183,3 +183,35 @@ class Dilemma(Strict):
 
     def outcomes(self) -> list[str]:
         return [nid for nid, n in self.nodes.items() if n.outcome is not None]
+
+
+class ExerciseOption(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-e]$")]
+    label: Label  # type: ignore[valid-type]
+    explanation: Advice  # type: ignore[valid-type]
+    cites: list[ClauseId] = Field(default_factory=list, max_length=6)
+
+
+class Exercise(Strict):
+    """A weekly dilemma: a short scenario, 2-5 answers, each explained, some recommended."""
+
+    schema_version: Literal[1]
+    id: Id
+    version: int = Field(ge=1)
+    topic: Topic
+    title: Title  # type: ignore[valid-type]
+    scenario: Text  # type: ignore[valid-type]
+    options: list[ExerciseOption] = Field(min_length=2, max_length=5)
+    recommended: list[Annotated[str, StringConstraints(pattern=r"^[a-e]$")]] = Field(
+        min_length=1)
+    explore_tree: Id | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Exercise:
+        ids = [o.id for o in self.options]
+        if len(set(ids)) != len(ids):
+            raise ValueError("option ids must be unique")
+        unknown = [r for r in self.recommended if r not in ids]
+        if unknown:
+            raise ValueError(f"recommended option(s) {', '.join(unknown)} do not exist")
+        return self

@@ -1,0 +1,45 @@
+"""The layering rules of DESIGN.md section 3, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parents[1] / "bot"
+PLATFORM = ("slack_bolt", "slack_sdk", "microsoft_agents", "aiohttp")
+CORE_ALLOWED = ("bot.core", "pydantic", "yaml", "__future__")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def _stdlib(name: str) -> bool:
+    import sys
+
+    return name.split(".")[0] in sys.stdlib_module_names
+
+
+@pytest.mark.parametrize("path", sorted((BOT / "core").glob("*.py")), ids=lambda p: p.name)
+def test_core_is_pure(path: Path) -> None:
+    for name in _imports(path):
+        assert _stdlib(name) or name.startswith(CORE_ALLOWED), f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in BOT.rglob("*.py")
+                                        if "adapters" not in p.parts and p.name != "web.py"),
+                         ids=lambda p: str(p.relative_to(BOT)))
+def test_only_adapters_touch_platforms(path: Path) -> None:
+    if path.name == "cli.py":
+        return  # the CLI starts servers; it imports them lazily inside commands
+    for name in _imports(path):
+        assert not name.startswith(PLATFORM), f"{path.relative_to(BOT)} imports {name}"
