@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.content import ContentSource
+from bot.identity import derive_key, make_pseudonymizer
 from bot.service import Clock, ConsultationService, utcnow
 from bot.storage.db import Database, upgrade
 
@@ -24,5 +25,6 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, db: Database | None 
     if settings.auto_migrate:
         upgrade(db.engine)
     content = ContentSource(settings.content, db, settings.environ)
-    consult = ConsultationService(db=db, content=content, clock=clock)
+    pseudonym = make_pseudonymizer(derive_key(settings.secret_key, settings.slack_signing_secret))
+    consult = ConsultationService(db=db, content=content, clock=clock, pseudonym=pseudonym)
     return Services(settings=settings, db=db, content=content, consult=consult)

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
     compliance_slack_channel: str = ""
+    secret_key: str = ""
     auto_migrate: bool = True
     environ: dict[str, str] = {}
 
@@ -42,6 +43,7 @@ class Settings(BaseModel):
             slack_app_token=env.get("SLACK_APP_TOKEN", ""),
             slack_api_url=api,
             compliance_slack_channel=env.get("COMPLIANCE_SLACK_CHANNEL", ""),
+            secret_key=env.get("ETHICSBOT_SECRET_KEY", ""),
             auto_migrate=env.get("ETHICSBOT_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
             environ=env,
         )

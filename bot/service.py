@@ -23,6 +23,7 @@ from bot.core.engine import Engine, EngineError, InvalidAction, StaleAction, Tur
 from bot.core.model import Dilemma
 from bot.core.replies import DecisionRecord
 from bot.core.session import SessionState
+from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
 from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
@@ -88,10 +89,12 @@ TOPIC_ORDER = ["confidentiality", "fair_treatment", "honesty", "conflict_of_inte
 
 class ConsultationService:
     def __init__(self, *, db: Database, content: ContentSource, clock: Clock = utcnow,
+                 pseudonym: Pseudonymizer | None = None,
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self.db = db
         self.content = content
         self.clock = clock
+        self.who = pseudonym or make_pseudonymizer(derive_key("", ""))
         self.new_id = new_id
 
     # -- content ------------------------------------------------------------------------------
@@ -132,6 +135,7 @@ class ConsultationService:
 
     def start(self, owner: str, tree_id: str, lang: str, context: dict[str, str] | None = None
               ) -> Turn:
+        owner = self.who(owner)
         self.content.maybe_reload()
         tree = self.content.tree(tree_id)
         if tree is None:
@@ -148,6 +152,7 @@ class ConsultationService:
         return turn
 
     def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
+        owner = self.who(owner)
         with self.db.tx() as s:
             row = s.get(SessionRow, session_id)
             if row is None:
@@ -159,6 +164,7 @@ class ConsultationService:
 
     def refuse(self, owner: str, action: str, subject: str, reason: str) -> None:
         """Record a refused action in the audit log, in its own committed transaction."""
+        owner = self.who(owner)
         with self.db.tx() as s:
             audit.append(s, at=self.clock(), action=action, subject=subject, result="refused",
                          payload={"actor": owner, "reason": reason})
@@ -208,6 +214,7 @@ class ConsultationService:
         return self.engine().record(self._tree_for(state), state)
 
     def context(self, owner: str, session_id: str) -> dict[str, str]:
+        owner = self.who(owner)
         with self.db.tx() as s:
             row = s.get(SessionRow, session_id)
             if row is None or row.owner != owner or not row.context:
@@ -216,6 +223,7 @@ class ConsultationService:
 
     def sessions(self, owner: str, status: str, limit: int = 10) -> list[SessionInfo]:
         """The owner's consultations, newest first (App Home, console resume)."""
+        owner = self.who(owner)
         with self.db.tx() as s:
             rows = list(s.scalars(
                 select(SessionRow).where(SessionRow.owner == owner, SessionRow.status == status)
@@ -235,11 +243,13 @@ class ConsultationService:
     # -- preferences and delivery keys --------------------------------------------------------
 
     def lang_of(self, owner: str) -> str | None:
+        owner = self.who(owner)
         with self.db.tx() as s:
             row = s.get(UserPrefRow, owner)
             return row.lang if row else None
 
     def set_lang(self, owner: str, lang: str, *, chosen: bool = True) -> None:
+        owner = self.who(owner)
         with self.db.tx() as s:
             row = s.get(UserPrefRow, owner)
             if row is None:

@@ -148,7 +148,8 @@ async def test_someone_elses_click_is_refused_and_audited(bot: SlackBot, fake: F
         assert s.execute(text("SELECT state_version FROM sessions")).scalar() == 1
         rows = s.execute(text("SELECT action, result, payload FROM audit_log")).all()
     assert [(r[0], r[1]) for r in rows] == [("session.choose", "refused")]
-    assert "slack:T1:U2" in rows[0][2]
+    # who clicked is recorded as a pseudonym: the database never holds raw user ids
+    assert bot.services.consult.who("slack:T1:U2") in rows[0][2] and "U2" not in rows[0][2]
 
 
 async def test_a_value_for_another_node_changes_nothing(bot: SlackBot, fake: FakeSlack) -> None:

@@ -72,3 +72,94 @@ class AuditRow(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseRow(Base):
+    """An escalated case. For anonymous cases `reporter` is NULL and every stored time is
+    coarsened to the hour; the receipt and passphrase are kept only as salted hashes."""
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(20), unique=True)
+    mode: Mapped[str] = mapped_column(String(16))  # named | confidential | anonymous
+    topic: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    escalation: Mapped[str] = mapped_column(String(16))
+    tree_id: Mapped[str | None] = mapped_column(String(64))
+    tree_version: Mapped[int | None] = mapped_column(Integer)
+    facts: Mapped[str] = mapped_column(Text)  # JSON: the path by step, never the reporter
+    narrative: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    reporter: Mapped[str | None] = mapped_column(String(160))
+    consent: Mapped[bool] = mapped_column(default=False)
+    excluded: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of officer ids
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    passphrase_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    destination: Mapped[str] = mapped_column(String(80))
+    card: Mapped[str | None] = mapped_column(Text)  # JSON: where the channel card is
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ack_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CaseEventRow(Base):
+    """The case timeline: what happened, when, by whom (never an anonymous reporter)."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(80))
+    body: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """Messages to send, written in the same transaction as the change they announce."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReminderRow(Base):
+    """One row per reminder point sent, so each goes out once across all instances."""
+
+    __tablename__ = "case_reminders"
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    point: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QuotaRow(Base):
+    """Reports per reporter per hour, keyed by an hourly-rotating HMAC and deleted after."""
+
+    __tablename__ = "report_quota"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CounterRow(Base):
+    """Named counters (case references per year) incremented in the writing transaction."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
