@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+from bot.cases.roles import Roles, load_roles
+from bot.cases.service import CaseService
 from bot.config import Settings
 from bot.content import ContentSource
 from bot.identity import derive_key, make_pseudonymizer
@@ -17,14 +20,24 @@ class Services:
     db: Database
     content: ContentSource
     consult: ConsultationService
+    cases: CaseService
+    roles: Roles
+    clock: Clock
 
 
-def bootstrap(settings: Settings, *, clock: Clock = utcnow, db: Database | None = None) -> Services:
+def bootstrap(settings: Settings, *, clock: Clock = utcnow, db: Database | None = None,
+              roles: Roles | None = None) -> Services:
     """Nothing is built at import time; tests pass their own settings, clock or database."""
     db = db or Database(settings.database_url)
     if settings.auto_migrate:
         upgrade(db.engine)
     content = ContentSource(settings.content, db, settings.environ)
-    pseudonym = make_pseudonymizer(derive_key(settings.secret_key, settings.slack_signing_secret))
-    consult = ConsultationService(db=db, content=content, clock=clock, pseudonym=pseudonym)
-    return Services(settings=settings, db=db, content=content, consult=consult)
+    key = derive_key(settings.secret_key, settings.slack_signing_secret)
+    consult = ConsultationService(db=db, content=content, clock=clock,
+                                  pseudonym=make_pseudonymizer(key))
+    role_map = roles or load_roles(settings.content, settings.environ)
+    cases = CaseService(db=db, policy=lambda: content.content.escalation,
+                        roles=lambda: role_map, clock=clock,
+                        key=hashlib.sha256(b"cases:" + key).digest())
+    return Services(settings=settings, db=db, content=content, consult=consult, cases=cases,
+                    roles=role_map, clock=clock)

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -97,7 +97,7 @@ class ContentSource:
                 digest = _hash(tree)
                 if row is None:
                     values = dict(tree_id=tree.id, version=tree.version, content_hash=digest,
-                                  body=tree.model_dump_json(), created_at=datetime.now().astimezone())
+                                  body=tree.model_dump_json(), created_at=datetime.now(UTC))
                     ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
                     s.execute(ins(TreeVersionRow).values(**values).on_conflict_do_nothing())
                 elif row.content_hash != digest:

@@ -99,6 +99,79 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "You are asking about a message in <#{channel}>. Its text is not copied here.",
         "zh": "你正在就 <#{channel}> 中的一条消息进行咨询。消息内容不会被复制到这里。",
     },
+    "report_button": {"en": "Report to compliance…", "zh": "向合规部门报告……"},
+    "report_title": {"en": "Speak up", "zh": "报告问题"},
+    "report_intro": {
+        "en": "Choose how compliance will know you. Read what each option protects and what "
+              "it cannot.",
+        "zh": "请选择合规部门如何知道你的身份。请先了解每种方式能保护什么、不能保护什么。",
+    },
+    "mode_named": {"en": "Named", "zh": "实名"},
+    "mode_named_help": {
+        "en": "Compliance officers on the case see who you are and can talk to you directly.",
+        "zh": "负责此案的合规人员能看到你的身份，并可直接与你沟通。",
+    },
+    "mode_confidential": {"en": "Confidential", "zh": "保密"},
+    "mode_confidential_help": {
+        "en": "Your identity is stored but shown only to the officer assigned to the case; it "
+              "goes further only if you yourself consent.",
+        "zh": "系统保存你的身份，但只向负责此案的合规人员显示；只有你本人同意才会进一步披露。",
+    },
+    "mode_anonymous": {"en": "Anonymous", "zh": "匿名"},
+    "mode_anonymous_help": {
+        "en": "EthicsBot stores nothing that identifies you, and deletes this consultation. "
+              "You get a receipt code; with it and your passphrase, `/ethics status` shows "
+              "compliance's questions. What it cannot do: Slack itself records that you used "
+              "the app, and details in your report may point to you.",
+        "zh": "道德助手不保存任何能识别你的信息，并删除本次咨询记录。你会得到一个回执码，"
+              "凭回执码和你设置的口令，可通过 `/ethics status` 查看合规部门的提问。"
+              "局限：Slack 本身会记录你使用了本应用，报告中的细节也可能让人推断出你的身份。",
+    },
+    "narrative": {"en": "What happened (optional, seen only by compliance officers)",
+                  "zh": "事情经过（选填，仅合规人员可见）"},
+    "narrative_hint": {
+        "en": "Facts, dates, what you saw. No customer account numbers.",
+        "zh": "事实、日期、你看到的情况。不要填写客户账号。",
+    },
+    "exclude": {"en": "Officers who must not handle this (conflict of interest)",
+                "zh": "不应处理此事的合规人员（利益冲突）"},
+    "passphrase": {"en": "Passphrase (anonymous only, at least 8 characters)",
+                   "zh": "口令（仅匿名时填写，至少 8 个字符）"},
+    "passphrase_short": {"en": "An anonymous report needs a passphrase of at least 8 characters.",
+                         "zh": "匿名报告需要设置至少 8 个字符的口令。"},
+    "topic_label": {"en": "What is it about?", "zh": "涉及哪方面？"},
+    "report_done": {
+        "en": "Your report {ref} is recorded. Compliance must acknowledge it by {due}.",
+        "zh": "你的报告 {ref} 已记录。合规部门须在 {due} 前确认收到。",
+    },
+    "receipt": {
+        "en": "Your receipt code: *{code}*. Write it down now — it is shown only once. With it "
+              "and your passphrase, `/ethics status` shows the status and compliance's questions.",
+        "zh": "你的回执码：*{code}*。请立即记下——它只显示这一次。凭回执码和口令，"
+              "可通过 `/ethics status` 查看进展和合规部门的提问。",
+    },
+    "rate_limited": {
+        "en": "You have sent several reports in the last hour; please wait a little, or contact "
+              "compliance directly if it is urgent.",
+        "zh": "你在过去一小时内已提交多份报告，请稍后再试；如情况紧急，请直接联系合规部门。",
+    },
+    "status_title": {"en": "My reports", "zh": "我的报告"},
+    "receipt_label": {"en": "Receipt code", "zh": "回执码"},
+    "bad_receipt": {"en": "That receipt code and passphrase do not match a report.",
+                    "zh": "回执码与口令不匹配。"},
+    "locked": {"en": "Too many wrong passphrases: this receipt is locked. Contact compliance.",
+               "zh": "口令错误次数过多，此回执已锁定。请联系合规部门。"},
+    "answer_label": {"en": "Your answer to compliance", "zh": "你对合规部门的回复"},
+    "no_questions": {"en": "No questions from compliance yet.", "zh": "合规部门暂无提问。"},
+    "not_officer": {"en": "Only compliance officers can do that. Your attempt was recorded.",
+                    "zh": "只有合规人员可以执行此操作。本次尝试已被记录。"},
+    "excluded": {"en": "You are excluded from this case. Your attempt was recorded.",
+                 "zh": "你已被排除在此案之外。本次尝试已被记录。"},
+    "case_closed": {"en": "That case is closed.", "zh": "该案件已结案。"},
+    "case_stale": {"en": "That case has already moved on.", "zh": "该案件状态已变化。"},
+    "empty": {"en": "Please write something.", "zh": "请填写内容。"},
+    "not_officer_target": {"en": "That person is not a compliance officer.",
+                           "zh": "此人不是合规人员。"},
     "error": {
         "en": "Sorry — something went wrong on our side and nothing was lost. Try again, or "
               "contact compliance directly if it is urgent.",

@@ -24,7 +24,7 @@ from bot.core.model import Dilemma
 from bot.core.replies import DecisionRecord
 from bot.core.session import SessionState
 from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
-from bot.storage import audit
+from bot.storage import audit, counters
 from bot.storage.db import Database
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
@@ -207,6 +207,8 @@ class ConsultationService:
             )
             if done.rowcount != 1:  # another instance applied a click first
                 raise Refused("stale", "concurrent update")
+            if turn.state.status == "finished":
+                counters.bump(s, "consultations-finished")
         return turn
 
     def record(self, owner: str, session_id: str) -> DecisionRecord:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.app import build_slack_app, make_client
+from bot.adapters.slack.delivery import SlackDispatcher
 from bot.adapters.slack.listeners import Deferred
 from bot.bootstrap import Services
 
@@ -70,6 +73,8 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 SLACK_APP = web.AppKey("slack_app", object)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 DEFERRED = web.AppKey("deferred", Deferred)
+STOP = web.AppKey("stop", asyncio.Event)
+TASKS = web.AppKey("tasks", list)
 
 
 def build_web_app(services: Services) -> web.Application:
@@ -83,8 +88,23 @@ def build_web_app(services: Services) -> web.Application:
         client = make_client(settings.slack_bot_token, settings.slack_api_url, app[HTTP])
         app[DEFERRED] = Deferred()
         app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED])
+        app[STOP] = asyncio.Event()
+        if settings.dispatcher:
+            # no retry handlers here: the dispatcher owns retries, with reconciliation
+            plain = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                   session=app[HTTP], timeout=15)
+            dispatcher = SlackDispatcher(services, plain, interval=settings.dispatch_interval,
+                                         lease=timedelta(seconds=settings.outbox_lease))
+            services.cases.on_change = dispatcher.wake
+            app[TASKS] = [asyncio.create_task(dispatcher.run(app[STOP]))]
+        else:
+            app[TASKS] = []
 
     async def stop(app: web.Application) -> None:
+        app[STOP].set()
+        services.cases.on_change = lambda: None
+        for task in app[TASKS]:
+            await asyncio.wait_for(task, 20)
         await app[DEFERRED].drain()
         await app[HTTP].close()
         services.db.dispose()

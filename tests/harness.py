@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from bot.bootstrap import Services, bootstrap
 from bot.config import Settings
 from bot.web import build_web_app
 from tests.conftest import FIXTURE_CONTENT
-from tests.fakes.slack_api import FakeSlack
 from tests.fakes.signing import (
     SECRET,
     block_action,
@@ -24,6 +24,7 @@ from tests.fakes.signing import (
     signed_headers,
     view_submission,
 )
+from tests.fakes.slack_api import FakeSlack
 
 
 @dataclass
@@ -85,6 +86,17 @@ class SlackBot:
         assert self.http is not None
         async with self.http.get(self.url + path) as r:
             return Reply(r.status, await r.text())
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `check()` holds (work after Slack's ack runs as a background task)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
 
 
 def slack_env(db_url: str, fake_url: str, content: Path = FIXTURE_CONTENT,

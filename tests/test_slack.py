@@ -11,9 +11,9 @@ from slack_sdk.models.views import View
 from sqlalchemy import text
 
 from bot.adapters.slack import actions as A
-from tests.fakes.signing import SECRET, command_body, signed_headers
+from tests.fakes.signing import command_body, signed_headers
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import SlackBot, start_bot
+from tests.harness import SlackBot, eventually, start_bot
 
 
 @pytest.fixture
@@ -163,10 +163,15 @@ async def test_a_value_for_another_node_changes_nothing(bot: SlackBot, fake: Fak
     await bot.click(f"{A.CHOOSE}:0", out_of_range)
     await bot.click(f"{A.CHOOSE}:0", "not|a|valid")
     await fake.wait_for("views.update", 2)
+
+    def audited() -> list[str]:
+        with bot.services.db.tx() as s:
+            return list(s.execute(text("SELECT result FROM audit_log ORDER BY seq")).scalars())
+
+    await eventually(lambda: len(audited()) >= 2)
+    assert audited() == ["refused", "refused"]  # the out-of-range option and the garbage value
     with bot.services.db.tx() as s:
         assert s.execute(text("SELECT state_version FROM sessions")).scalar() == 1
-        results = s.execute(text("SELECT result FROM audit_log ORDER BY seq")).scalars().all()
-    assert results == ["refused", "refused"]  # the out-of-range option and the garbage value
 
 
 async def test_forged_stale_and_malformed_requests_are_refused(bot: SlackBot,

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 class SessionRow(Base):
@@ -26,8 +48,8 @@ class SessionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(Text)
     context: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_sessions_owner_status", "owner", "status", "updated_at"),)
 
@@ -40,7 +62,7 @@ class TreeVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class UserPrefRow(Base):
@@ -48,7 +70,7 @@ class UserPrefRow(Base):
     owner: Mapped[str] = mapped_column(String(160), primary_key=True)
     lang: Mapped[str | None] = mapped_column(String(8))
     chosen: Mapped[bool] = mapped_column(default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SeenEventRow(Base):
@@ -56,7 +78,7 @@ class SeenEventRow(Base):
 
     __tablename__ = "seen_events"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AuditRow(Base):
@@ -101,11 +123,11 @@ class CaseRow(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     destination: Mapped[str] = mapped_column(String(80))
     card: Mapped[str | None] = mapped_column(Text)  # JSON: where the channel card is
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ack_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    feedback_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ack_due: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -115,7 +137,7 @@ class CaseEventRow(Base):
     __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(String(36), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(80))
     body: Mapped[str | None] = mapped_column(Text)
@@ -131,12 +153,12 @@ class OutboxRow(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}")
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReminderRow(Base):
@@ -145,7 +167,7 @@ class ReminderRow(Base):
     __tablename__ = "case_reminders"
     case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     point: Mapped[str] = mapped_column(String(40), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class QuotaRow(Base):
@@ -153,7 +175,7 @@ class QuotaRow(Base):
 
     __tablename__ = "report_quota"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -39,6 +39,8 @@ class FakeSlack:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition | None = None
+    # called after a call is recorded and before it is answered (e.g. to kill the caller)
+    hooks: dict[str, Any] = field(default_factory=dict)
     runner: web.AppRunner | None = None
     url: str = ""
 
@@ -78,6 +80,9 @@ class FakeSlack:
                                      status=failure.status, headers=headers)
         self.calls.append(Call(method, args, token))
         body = self._answer(method, args)
+        hook = self.hooks.get(method)
+        if hook is not None:
+            hook(args)
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()

@@ -21,6 +21,7 @@ RESUME: Final = "eb.resume"  # value = session id
 RECORD_DM: Final = "eb.record_dm"  # value = session id
 VIEW_RECORD: Final = "eb.view_record"  # value = session id
 HOME_START: Final = "eb.home_start"
+REPORT: Final = "eb.report_start"  # value = session id
 WALK_VIEW: Final = "eb.walk"  # callback id of the modal, private_metadata = Click
 PICKER_VIEW: Final = "eb.picker"
 SHORTCUT: Final = "eb.ask_about_message"

@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.case_listeners import register_cases
 from bot.adapters.slack.listeners import Deferred, register
 from bot.bootstrap import Services
 
@@ -49,5 +50,7 @@ def build_slack_app(services: Services, client: AsyncWebClient,
         url_verification_enabled=True,
     )
     app.error(_on_error)
-    register(app, services.consult, deferred or Deferred())
+    deferred = deferred or Deferred()
+    consult = register(app, services.consult, deferred)
+    register_cases(app, consult, services.cases, deferred)
     return app

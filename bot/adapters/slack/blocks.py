@@ -163,6 +163,9 @@ def walk_view(replies: Sequence[Reply], session_id: str, lang: str, *,
         elif isinstance(r, OutcomeReply):
             blocks.extend(outcome_blocks(r, lang))
             controls = [_button(msg("send_record", lang), A.RECORD_DM, session_id, "primary")]
+            if r.escalation in ("offered", "required"):
+                controls.insert(0, _button(msg("report_button", lang), A.REPORT, session_id,
+                                           "danger" if r.escalation == "required" else None))
             if r.handoff and handoff_title:
                 controls.append(_button(msg("handoff", lang, title=handoff_title), A.START,
                                         r.handoff))
@@ -245,7 +248,7 @@ def record_view(rec: DecisionRecord, lang: str) -> dict[str, Any]:
 
 
 def home_view(lang: str, unfinished: Sequence[SessionInfo],
-              recent: Sequence[SessionInfo]) -> dict[str, Any]:
+              recent: Sequence[SessionInfo], extra: Sequence[Block] = ()) -> dict[str, Any]:
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=msg("app_name", lang))),
         _section(msg("about", lang)),
@@ -266,5 +269,6 @@ def home_view(lang: str, unfinished: Sequence[SessionInfo],
         when = slack_date(s.updated_at)
         blocks.append(_section(f"*{escape(s.title)}*\n{escape(s.headline)} · {when}",
                                _button(msg("view", lang), f"{A.VIEW_RECORD}:{i}", s.id)))
+    blocks.extend(extra)
     view = View(type="home", blocks=_dicts(blocks, MAX_VIEW_BLOCKS))
     return view.to_dict()

@@ -45,6 +45,9 @@ class SlackConsultations:
 
     def __init__(self, service: ConsultationService) -> None:
         self.service = service
+        # filled by the case desk: `/ethics report|status`, officers' App Home section
+        self.subcommands: dict[str, Callable[[Body, AsyncWebClient], Awaitable[None]]] = {}
+        self.home_extra: Callable[[str], Awaitable[list[Any]]] | None = None
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking service call off the event loop (the database is synchronous)."""
@@ -123,6 +126,9 @@ class SlackConsultations:
     async def on_command(self, body: Body, client: AsyncWebClient) -> None:
         words = str(body.get("text") or "").strip().split()
         if words[:1] in (["help"], ["lang"]):
+            return
+        if words and words[0] in self.subcommands:
+            await self.subcommands[words[0]](body, client)
             return
         lang = await self.lang(client, body)
         if not words:
@@ -292,8 +298,9 @@ class SlackConsultations:
         lang = await self.lang(client, body)
         unfinished = await self.call(self.service.sessions, owner, "active", 10)
         recent = await self.call(self.service.sessions, owner, "finished", 10)
+        extra = await self.home_extra(str(event.get("user"))) if self.home_extra else []
         await client.views_publish(user_id=str(event.get("user")),
-                                   view=B.home_view(lang, unfinished, recent))
+                                   view=B.home_view(lang, unfinished, recent, extra))
 
     async def refuse_forged(self, body: Body, what: str, reason: str) -> None:
         await self.call(self.service.refuse, owner_of(body), f"slack.{what}", "slack", reason)

@@ -1,0 +1,198 @@
+"""The Slack dispatcher: delivers the outbox to the compliance channel, exactly once.
+
+Runs inside the web process (one per instance; the outbox lease keeps them apart). Slack's
+chat.postMessage has no idempotency key, so each case card carries the outbox id in its
+message metadata: when a row comes back for another attempt (the previous one may have
+reached Slack before the process died) the channel history is searched for that id first.
+429s wait for Retry-After; other failures back off exponentially. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack import case_blocks as CB
+from bot.bootstrap import Services
+from bot.cases import outbox
+from bot.cases.outbox import Job
+
+log = logging.getLogger(__name__)
+
+METADATA_TYPE = "ethicsbot_case"
+
+
+class NotYet(Exception):
+    """The job depends on something not delivered yet (e.g. the card it updates)."""
+
+
+def _user(identity: str | None) -> str | None:
+    return identity.rsplit(":", 1)[-1] if identity and identity.startswith("slack:") else None
+
+
+class SlackDispatcher:
+    def __init__(self, services: Services, client: AsyncWebClient, *,
+                 interval: float = 1.0, remind_every: float = 30.0,
+                 lease: timedelta = outbox.LEASE) -> None:
+        self.s = services
+        self.client = client
+        self.interval = interval
+        self.remind_every = remind_every
+        self.lease = lease
+        self.kick = asyncio.Event()
+
+    def wake(self) -> None:
+        """Thread-safe: called by the case service after it commits a change."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.kick.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        last_remind = 0.0
+        while not stop.is_set():
+            now_mono = self._loop.time()
+            if now_mono - last_remind >= self.remind_every:
+                last_remind = now_mono
+                await asyncio.to_thread(self.s.cases.remind)
+            try:
+                await self.tick()
+            except Exception:  # the loop must survive anything; the outbox keeps the work
+                log.exception("dispatcher tick failed; retrying")
+            self.kick.clear()
+            try:
+                await asyncio.wait_for(self.kick.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> int:
+        jobs = await asyncio.to_thread(self._claim)
+        for job in jobs:
+            await self.deliver(job)
+        return len(jobs)
+
+    def _claim(self) -> list[Job]:
+        return outbox.claim(self.s.db, self.s.clock(), lease=self.lease)
+
+    async def deliver(self, job: Job) -> None:
+        now = self.s.clock
+        try:
+            result = await self._send(job)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            retry_after = exc.response.headers.get("Retry-After") if exc.response.headers else None
+            after = timedelta(seconds=int(retry_after)) if status == 429 and retry_after else None
+            at = await asyncio.to_thread(outbox.retry, self.s.db, job, now(),
+                                         f"slack {status} {exc.response.get('error')}", after)
+            log.warning("outbox %s (%s) failed with %s; next try %s", job.id, job.kind, status,
+                        at.isoformat(timespec="seconds"))
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await asyncio.to_thread(outbox.retry, self.s.db, job, now(), type(exc).__name__)
+            log.warning("outbox %s (%s): %s; will retry", job.id, job.kind, type(exc).__name__)
+            return
+        except NotYet as exc:
+            await asyncio.to_thread(outbox.retry, self.s.db, job, now(), str(exc),
+                                    timedelta(seconds=2))
+            return
+        await asyncio.to_thread(outbox.done, self.s.db, job.id, now(), result)
+
+    async def _send(self, job: Job) -> dict[str, str]:
+        handler = {
+            "case_card": self._case_card, "card_update": self._card_update,
+            "reminder": self._reminder, "relay_question": self._relay_question,
+            "notify_assignee": self._notify_assignee,
+        }[job.kind]
+        return await handler(job)
+
+    async def _case_card(self, job: Job) -> dict[str, str]:
+        assert job.case_id is not None
+        case = await asyncio.to_thread(self.s.cases.card, job.case_id)
+        if case.card:
+            return case.card
+        channel = str(job.payload.get("destination") or self.s.settings.compliance_slack_channel)
+        if not channel:
+            raise NotYet("no compliance destination configured (COMPLIANCE_SLACK_CHANNEL)")
+        if job.attempts > 1:
+            found = await self._find_posted(channel, job)
+            if found:
+                log.info("outbox %s: card already in the channel; not posting again", job.id)
+                await asyncio.to_thread(self.s.cases.set_card, job.case_id, found)
+                return found
+        resp = await self.client.chat_postMessage(
+            channel=channel, text=CB.card_fallback(case), blocks=CB.card_blocks(case),
+            metadata={"event_type": METADATA_TYPE,
+                      "event_payload": {"outbox_id": job.id, "ref": case.ref}},
+        )
+        card = {"channel": str(resp["channel"]), "ts": str(resp["ts"])}
+        await asyncio.to_thread(self.s.cases.set_card, job.case_id, card)
+        return card
+
+    async def _find_posted(self, channel: str, job: Job) -> dict[str, str] | None:
+        """Our card for this outbox row, if an earlier attempt did reach Slack."""
+        oldest = f"{(job.created_at - timedelta(minutes=5)).timestamp():.6f}"
+        cursor = None
+        for _ in range(10):  # bounded: 10 pages of 200 messages
+            resp = await self.client.conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
+                cursor=cursor)
+            for m in resp.get("messages", []):
+                meta = m.get("metadata") or {}
+                if (meta.get("event_type") == METADATA_TYPE
+                        and (meta.get("event_payload") or {}).get("outbox_id") == job.id):
+                    return {"channel": channel, "ts": str(m["ts"])}
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    async def _card_update(self, job: Job) -> dict[str, str]:
+        assert job.case_id is not None
+        case = await asyncio.to_thread(self.s.cases.card, job.case_id)
+        if not case.card:
+            raise NotYet("the card is not posted yet")
+        await self.client.chat_update(channel=case.card["channel"], ts=case.card["ts"],
+                                      text=CB.card_fallback(case), blocks=CB.card_blocks(case))
+        return case.card
+
+    async def _reminder(self, job: Job) -> dict[str, str]:
+        assert job.case_id is not None
+        case = await asyncio.to_thread(self.s.cases.card, job.case_id)
+        if not case.card:
+            raise NotYet("the card is not posted yet")
+        text = CB.reminder_text(case, str(job.payload["clock"]), str(job.payload["point"]))
+        await self.client.chat_postMessage(channel=case.card["channel"],
+                                           thread_ts=case.card["ts"], text=text)
+        if case.assignee:
+            await self.client.chat_postMessage(channel=case.assignee, text=text)
+        return {"sent": "reminder"}
+
+    async def _relay_question(self, job: Job) -> dict[str, str]:
+        assert job.case_id is not None
+        reporter = _user(await asyncio.to_thread(self.s.cases.reporter_of, job.case_id))
+        if reporter is None:
+            return {"sent": "held for the anonymous reporter"}  # they read it via /ethics status
+        case = await asyncio.to_thread(self.s.cases.card, job.case_id)
+        question = await asyncio.to_thread(self.s.cases.last_question, job.case_id)
+        await self.client.chat_postMessage(
+            channel=reporter, text=f"{case.ref}: compliance has a question for you",
+            blocks=CB.question_message(case.ref, question, case.id,
+                                       confidential=case.mode == "confidential"))
+        return {"sent": "dm"}
+
+    async def _notify_assignee(self, job: Job) -> dict[str, str]:
+        assert job.case_id is not None
+        case = await asyncio.to_thread(self.s.cases.card, job.case_id)
+        target = case.assignee or (case.card or {}).get("channel")
+        if not target:
+            raise NotYet("nobody to notify yet")
+        kwargs = {"thread_ts": case.card["ts"]} if not case.assignee and case.card else {}
+        await self.client.chat_postMessage(
+            channel=target, text=f":envelope: The reporter answered on {case.ref}. "
+                                 "Open *View details* to read it.", **kwargs)
+        return {"sent": "notified"}

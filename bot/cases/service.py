@@ -1,0 +1,511 @@
+"""The case desk: escalations in, officer actions, reporter follow-up, reminders.
+
+Every change is one transaction holding the case, its timeline entry, its audit entry and an
+outbox row for the platform, so a crash can delay what compliance sees but never lose it or
+show it twice. Every officer action is re-checked here against roles.yaml and the case's
+exclusions; refusals are audited and change nothing.
+
+Anonymous reports store no identity: no user id, no DM, no hash of either; the consultation
+that led to them is deleted; their times are coarsened to the hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.cases import outbox
+from bot.cases.clocks import acknowledge_due, due_points, feedback_due
+from bot.cases.roles import COMPLIANCE, LEAD, Roles
+from bot.core.model import Severity
+from bot.core.policy import EscalationPolicy
+from bot.core.replies import DecisionRecord
+from bot.service import Clock, Refused
+from bot.storage import audit, counters
+from bot.storage.db import Database
+from bot.storage.tables import (
+    CaseEventRow,
+    CaseRow,
+    QuotaRow,
+    ReminderRow,
+    SessionRow,
+)
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["named", "confidential", "anonymous"]
+OUTCOMES = ("substantiated", "not_substantiated", "advice_given", "referred")
+OPEN = ("new", "acknowledged", "investigating")
+
+
+def hour_floor(when: datetime) -> datetime:
+    return when.replace(minute=0, second=0, microsecond=0)
+
+
+def _hash_passphrase(passphrase: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(passphrase.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _check_passphrase(passphrase: str, stored: str) -> bool:
+    try:
+        _, salt, _digest = stored.split("$")
+    except ValueError:
+        return False
+    return hmac.compare_digest(_hash_passphrase(passphrase, bytes.fromhex(salt)), stored)
+
+
+def receipt_digest(code: str) -> str:
+    return hashlib.sha256(("receipt:" + code.strip().upper()).encode()).hexdigest()
+
+
+def new_receipt() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+    raw = "".join(secrets.choice(alphabet) for _ in range(12))
+    return f"R-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    case_id: str
+    ref: str
+    mode: Mode
+    receipt_code: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a screen may show of a case. `reporter` is filled only where the viewer may see it."""
+
+    id: str
+    ref: str
+    mode: str
+    topic: str
+    severity: str
+    status: str
+    assignee: str | None
+    created_at: datetime
+    ack_due: datetime
+    feedback_due: datetime | None
+    outcome: str | None
+    card: dict[str, str] = field(default_factory=dict)
+    reporter: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    narrative: str | None = None
+    timeline: tuple[tuple[datetime, str, str | None, str | None], ...] = ()
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class ReporterView:
+    ref: str
+    status: str
+    questions: tuple[tuple[datetime, str, str | None], ...]  # (asked at, question, answer)
+    token: str
+
+
+class CaseService:
+    def __init__(self, *, db: Database, policy: Callable[[], EscalationPolicy],
+                 roles: Callable[[], Roles], clock: Clock, key: bytes,
+                 on_change: Callable[[], None] = lambda: None) -> None:
+        self.db = db
+        self.policy = policy
+        self.roles = roles
+        self.clock = clock
+        self.key = key
+        self.on_change = on_change  # wakes the dispatcher in this process
+
+    # -- escalating ---------------------------------------------------------------------------
+
+    def _quota(self, s: Any, reporter_identity: str, now: datetime) -> None:
+        """Per-reporter hourly limit. The key is an HMAC with an hour-scoped key, deleted after
+        the hour, so it cannot link reports across hours nor name anyone."""
+        hour = hour_floor(now)
+        s.execute(delete(QuotaRow).where(QuotaRow.hour < hour - timedelta(hours=1)))
+        hour_key = hmac.new(self.key, hour.isoformat().encode(), hashlib.sha256).digest()
+        k = hmac.new(hour_key, reporter_identity.encode(), hashlib.sha256).hexdigest()
+        row = s.get(QuotaRow, k)
+        limit = self.policy().reports_per_user_per_hour
+        if row is not None and row.count >= limit:
+            raise Refused("rate_limited", f"more than {limit} reports this hour")
+        if row is None:
+            s.add(QuotaRow(key=k, hour=hour, count=1))
+        else:
+            row.count += 1
+
+    def _next_ref(self, s: Any, year: int) -> str:
+        return f"ETH-{year}-{counters.bump(s, f'case-ref-{year}'):04d}"
+
+    def escalate(self, *, reporter_identity: str, mode: Mode, record: DecisionRecord | None,
+                 topic: str, session_id: str | None, narrative: str = "",
+                 excluded: list[str] | None = None, passphrase: str = "",
+                 platform: str = "slack") -> Receipt:
+        """Record a case and queue its card, in one transaction.
+
+        `reporter_identity` is used for named and confidential cases and for the hourly
+        limit only; for anonymous cases it is never written anywhere.
+        """
+        if mode == "anonymous" and len(passphrase) < 8:
+            raise Refused("passphrase_short")
+        policy = self.policy()
+        now = self.clock()
+        stamp = hour_floor(now) if mode == "anonymous" else now
+        severity = Severity(record.outcome.severity) if record else Severity.medium
+        escalation = record.outcome.escalation if record else "offered"
+        ack_due = acknowledge_due(policy.clocks, severity, stamp)
+        facts = _facts(record)
+        receipt = new_receipt() if mode == "anonymous" else None
+        case_id = str(uuid.uuid4())
+        with self.db.tx() as s:
+            self._quota(s, reporter_identity, now)
+            ref = self._next_ref(s, stamp.year)
+            s.add(CaseRow(
+                id=case_id, ref=ref, mode=mode, topic=topic, severity=severity.value,
+                escalation=escalation, tree_id=record.tree_id if record else None,
+                tree_version=record.tree_version if record else None,
+                facts=json.dumps(facts, ensure_ascii=False), narrative=narrative or None,
+                status="new", reporter=None if mode == "anonymous" else reporter_identity,
+                excluded=json.dumps(sorted(set(excluded or []))),
+                receipt_hash=receipt_digest(receipt) if receipt else None,
+                passphrase_hash=_hash_passphrase(passphrase) if receipt else None,
+                destination=policy.destination(topic), created_at=stamp, ack_due=ack_due,
+            ))
+            s.add(CaseEventRow(case_id=case_id, at=stamp, kind="created", actor=None,
+                               body=f"{mode} report"))
+            audit.append(s, at=stamp, action="case.created", subject=f"case:{case_id}",
+                         payload={"mode": mode, "platform": platform})
+            outbox.enqueue(s, kind="case_card", case_id=case_id, now=now,
+                           payload={"destination": policy.destination(topic)})
+            if session_id and mode == "anonymous":
+                s.execute(delete(SessionRow).where(SessionRow.id == session_id))
+            counters.bump(s, "cases-escalated")
+        log.info("case %s recorded (%s, %s)", ref, mode, severity.value)
+        self.on_change()
+        return Receipt(case_id, ref, mode, receipt)
+
+    # -- officers ---------------------------------------------------------------------------
+
+    def _officer(self, s: Any, case: CaseRow | None, officer: str, action: str,
+                 platform: str, role: str = COMPLIANCE) -> CaseRow:
+        """The case, if `officer` may act on it; otherwise audit the refusal and refuse."""
+        reason = ""
+        if case is None:
+            reason = "no such case"
+        elif not self.roles().has(role, platform, officer):
+            reason = f"not a {role.replace('_', ' ')}"
+        elif officer in json.loads(case.excluded or "[]"):
+            raise _Refusal(action, case.id, officer, "excluded from this case by the reporter",
+                           "excluded")
+        if reason:
+            raise _Refusal(action, case.id if case else "?", officer, reason,
+                           "gone" if case is None else "not_officer")
+        assert case is not None
+        return case
+
+    def act(self, case_id: str, officer: str, action: str, *, platform: str = "slack",
+            assignee: str = "", text: str = "", outcome: str = "") -> CaseView:
+        """Acknowledge, assign, note, ask, close or reopen; returns the case as it is now."""
+        now = self.clock()
+        try:
+            with self.db.tx() as s:
+                role = LEAD if action == "reopen" else COMPLIANCE
+                case = self._officer(s, s.get(CaseRow, case_id), officer, action, platform, role)
+                body = self._apply(s, case, officer, action, now, assignee=assignee,
+                                   text=text, outcome=outcome, platform=platform)
+                case.version += 1
+                s.add(CaseEventRow(case_id=case.id, at=self._stamp(case, now), kind=action,
+                                   actor=officer, body=body))
+                audit.append(s, at=self._stamp(case, now), action=f"case.{action}",
+                             subject=f"case:{case.id}", payload={"actor": officer})
+                outbox.enqueue(s, kind="card_update", case_id=case.id, now=now)
+                if action == "ask":
+                    outbox.enqueue(s, kind="relay_question", case_id=case.id, now=now)
+                view = self._view(s, case, officer, platform)
+        except _Refusal as r:
+            self._audit_refusal(r, now)
+            raise Refused(r.key, r.reason) from None
+        self.on_change()
+        return view
+
+    def _apply(self, s: Any, case: CaseRow, officer: str, action: str, now: datetime, *,
+               assignee: str, text: str, outcome: str, platform: str) -> str | None:
+        closed = case.status == "closed"
+        if action != "reopen" and closed:
+            raise _Refusal(action, case.id, officer, "the case is closed", "case_closed")
+        if action == "acknowledge":
+            if case.status != "new":
+                raise _Refusal(action, case.id, officer, "already acknowledged", "case_stale")
+            case.status, case.acknowledged_at = "acknowledged", now
+            case.feedback_due = feedback_due(self.policy().clocks, now)
+            return None
+        if action == "assign":
+            target = assignee or officer
+            if not self.roles().has(COMPLIANCE, platform, target):
+                raise _Refusal(action, case.id, officer, "assignee is not an officer",
+                               "not_officer_target")
+            if target in json.loads(case.excluded or "[]"):
+                raise _Refusal(action, case.id, officer, "assignee is excluded", "excluded")
+            if case.status == "new":
+                case.acknowledged_at = now
+                case.feedback_due = feedback_due(self.policy().clocks, now)
+            case.assignee, case.status = target, "investigating"
+            return target
+        if action in ("note", "ask"):
+            if not text.strip():
+                raise _Refusal(action, case.id, officer, "empty text", "empty")
+            return text.strip()
+        if action == "close":
+            if outcome not in OUTCOMES or not text.strip():
+                raise _Refusal(action, case.id, officer, "outcome and reason required", "empty")
+            case.status, case.outcome, case.close_reason = "closed", outcome, text.strip()
+            case.closed_at = now
+            return f"{outcome}: {text.strip()}"
+        if action == "reopen":
+            if not closed:
+                raise _Refusal(action, case.id, officer, "not closed", "case_stale")
+            case.status, case.closed_at = "investigating", None
+            return text.strip() or None
+        if action == "view":
+            return None
+        raise _Refusal(action, case.id, officer, "unknown action", "invalid")
+
+    def check(self, case_id: str, officer: str, action: str, platform: str = "slack") -> None:
+        """Refuse (and audit) now if `officer` may not take `action`; changes nothing."""
+        now = self.clock()
+        try:
+            with self.db.tx() as s:
+                case = self._officer(s, s.get(CaseRow, case_id), officer, action, platform)
+                if case.status == "closed":
+                    raise _Refusal(action, case.id, officer, "the case is closed", "case_closed")
+        except _Refusal as r:
+            self._audit_refusal(r, now)
+            raise Refused(r.key, r.reason) from None
+
+    def view(self, case_id: str, officer: str, platform: str = "slack") -> CaseView:
+        """The private details for an officer; each view is audited."""
+        return self.act(case_id, officer, "view", platform=platform)
+
+    def card(self, case_id: str) -> CaseView:
+        """What the channel card may show: no narrative, no path, no reporter."""
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            if case is None:
+                raise Refused("gone")
+            return _public(case)
+
+    def set_card(self, case_id: str, card: dict[str, str]) -> None:
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            if case is not None:
+                case.card = json.dumps(card)
+
+    def _stamp(self, case: CaseRow, now: datetime) -> datetime:
+        return hour_floor(now) if case.mode == "anonymous" else now
+
+    def _view(self, s: Any, case: CaseRow, officer: str, platform: str) -> CaseView:
+        base = _public(case)
+        may_see = case.mode == "named" or (
+            case.mode == "confidential" and (case.assignee == officer or case.consent))
+        events = tuple((e.at, e.kind, e.actor, e.body) for e in s.scalars(
+            select(CaseEventRow).where(CaseEventRow.case_id == case.id)
+            .order_by(CaseEventRow.id)))
+        return CaseView(**{**base.__dict__, "reporter": case.reporter if may_see else None,
+                           "facts": json.loads(case.facts), "narrative": case.narrative,
+                           "timeline": events})
+
+    def _audit_refusal(self, r: _Refusal, now: datetime) -> None:
+        with self.db.tx() as s:
+            audit.append(s, at=now, action=f"case.{r.action}", subject=f"case:{r.case_id}",
+                         result="refused", payload={"actor": r.actor, "reason": r.reason})
+        log.warning("refused case.%s: %s", r.action, r.reason)
+
+    def exclusions_ok(self, officer: str, case_id: str) -> bool:
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            return case is not None and officer not in json.loads(case.excluded or "[]")
+
+    # -- reporters --------------------------------------------------------------------------
+
+    def _token(self, case_id: str, now: datetime) -> str:
+        exp = int((now + timedelta(minutes=30)).timestamp())
+        mac = hmac.new(self.key, f"{case_id}.{exp}".encode(), hashlib.sha256).hexdigest()[:32]
+        return f"{case_id}.{exp}.{mac}"
+
+    def _from_token(self, token: str) -> str:
+        try:
+            case_id, exp, mac = token.split(".")
+        except ValueError:
+            raise Refused("bad_receipt") from None
+        good = hmac.new(self.key, f"{case_id}.{exp}".encode(), hashlib.sha256).hexdigest()[:32]
+        if not hmac.compare_digest(good, mac) or int(exp) < self.clock().timestamp():
+            raise Refused("bad_receipt")
+        return case_id
+
+    def reporter_login(self, receipt: str, passphrase: str) -> ReporterView:
+        """An anonymous reporter's view, by receipt code and passphrase (5 tries, then locked)."""
+        with self.db.tx() as s:
+            case = s.scalars(select(CaseRow).where(
+                CaseRow.receipt_hash == receipt_digest(receipt))).first()
+            if case is None:
+                raise Refused("bad_receipt")
+            if case.failed_logins >= 5:
+                raise Refused("locked")
+            if not _check_passphrase(passphrase, case.passphrase_hash or ""):
+                case.failed_logins += 1
+                failed = True
+            else:
+                case.failed_logins = 0
+                failed = False
+        if failed:
+            raise Refused("bad_receipt")
+        return self._reporter_view(case.id)
+
+    def named_cases(self, reporter_identity: str) -> list[ReporterView]:
+        with self.db.tx() as s:
+            ids = list(s.scalars(select(CaseRow.id).where(
+                CaseRow.reporter == reporter_identity).order_by(CaseRow.created_at.desc())))
+        return [self._reporter_view(i) for i in ids]
+
+    def _reporter_view(self, case_id: str) -> ReporterView:
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            assert case is not None
+            events = list(s.scalars(select(CaseEventRow).where(
+                CaseEventRow.case_id == case_id, CaseEventRow.kind.in_(("ask", "answer")))
+                .order_by(CaseEventRow.id)))
+        questions: list[tuple[datetime, str, str | None]] = []
+        for e in events:
+            if e.kind == "ask":
+                questions.append((e.at, e.body or "", None))
+            elif questions:
+                at, q, _ = questions[-1]
+                questions[-1] = (at, q, e.body)
+        status = "closed" if case.status == "closed" else (
+            "received" if case.status == "new" else "in progress")
+        return ReporterView(case.ref, status, tuple(questions), self._token(case_id, self.clock()))
+
+    def reporter_answer(self, token: str, text: str, reporter_identity: str = "") -> ReporterView:
+        """The reporter answers compliance's question. Named reporters are checked by identity;
+        anonymous ones by the short-lived token from their login."""
+        case_id = self._from_token(token)
+        if not text.strip():
+            raise Refused("empty")
+        now = self.clock()
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            if case is None or case.status == "closed":
+                raise Refused("case_closed")
+            if case.mode != "anonymous" and case.reporter != reporter_identity:
+                raise Refused("not_yours")
+            stamp = self._stamp(case, now)
+            s.add(CaseEventRow(case_id=case_id, at=stamp, kind="answer", actor=None,
+                               body=text.strip()[:3000]))
+            audit.append(s, at=stamp, action="case.answer", subject=f"case:{case_id}")
+            outbox.enqueue(s, kind="notify_assignee", case_id=case_id, now=now)
+        self.on_change()
+        return self._reporter_view(case_id)
+
+    def consent(self, case_id: str, reporter_identity: str) -> None:
+        """A confidential reporter allows their identity to be shown to the case team."""
+        now = self.clock()
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            if case is None or case.reporter != reporter_identity:
+                raise Refused("not_yours")
+            case.consent = True
+            s.add(CaseEventRow(case_id=case_id, at=now, kind="consent", actor=None, body=None))
+            audit.append(s, at=now, action="case.consent", subject=f"case:{case_id}")
+
+    def reporter_of(self, case_id: str) -> str | None:
+        """The named/confidential reporter's identity, for relaying questions to them."""
+        with self.db.tx() as s:
+            case = s.get(CaseRow, case_id)
+            return case.reporter if case else None
+
+    def last_question(self, case_id: str) -> str:
+        with self.db.tx() as s:
+            e = s.scalars(select(CaseEventRow).where(
+                CaseEventRow.case_id == case_id, CaseEventRow.kind == "ask")
+                .order_by(CaseEventRow.id.desc())).first()
+            return e.body or "" if e else ""
+
+    def reporter_token(self, case_id: str) -> str:
+        return self._token(case_id, self.clock())
+
+    # -- reminders --------------------------------------------------------------------------
+
+    def remind(self) -> int:
+        """Queue every reminder point that has come due, once each across all instances."""
+        now = self.clock()
+        clocks = self.policy().clocks
+        queued = 0
+        with self.db.tx() as s:
+            cases = list(s.scalars(select(CaseRow).where(CaseRow.status.in_(OPEN))))
+            sent = {(r.case_id, r.point) for r in s.scalars(select(ReminderRow).where(
+                ReminderRow.case_id.in_([c.id for c in cases])))}
+        for c in cases:
+            if c.status == "new":
+                points = [("ack", p) for p in due_points(clocks, c.created_at, c.ack_due, now)]
+            elif c.feedback_due is not None and c.acknowledged_at is not None:
+                points = [("feedback", p) for p in
+                          due_points(clocks, c.acknowledged_at, c.feedback_due, now)]
+            else:
+                points = []
+            for clock_name, point in points:
+                key = f"{clock_name}:{point}"
+                if (c.id, key) in sent:
+                    continue
+                try:
+                    with self.db.tx() as s:
+                        s.add(ReminderRow(case_id=c.id, point=key, at=now))
+                        s.flush()
+                        outbox.enqueue(s, kind="reminder", case_id=c.id, now=now,
+                                       payload={"clock": clock_name, "point": point})
+                    queued += 1
+                except IntegrityError:
+                    continue  # another instance queued this one
+        if queued:
+            self.on_change()
+        return queued
+
+
+class _Refusal(Exception):
+    def __init__(self, action: str, case_id: str, actor: str, reason: str,
+                 key: str = "not_officer") -> None:
+        super().__init__(reason)
+        self.action, self.case_id, self.actor, self.reason, self.key = (
+            action, case_id, actor, reason, key)
+
+
+def _facts(record: DecisionRecord | None) -> dict[str, Any]:
+    """What the tree gathered, by step — for officers' eyes only."""
+    if record is None:
+        return {}
+    return {
+        "tree": record.title,
+        "steps": [{"step": st.title, "entries": [[e.question, e.answer] for e in st.entries]}
+                  for st in record.steps],
+        "outcome": record.outcome.headline,
+        "flags": list(record.flags),
+    }
+
+
+def _public(case: CaseRow) -> CaseView:
+    return CaseView(
+        id=case.id, ref=case.ref, mode=case.mode, topic=case.topic, severity=case.severity,
+        status=case.status, assignee=case.assignee, created_at=case.created_at,
+        ack_due=case.ack_due, feedback_due=case.feedback_due, outcome=case.outcome,
+        card=json.loads(case.card) if case.card else {}, version=case.version,
+    )

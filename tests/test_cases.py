@@ -1,0 +1,243 @@
+"""The case desk through the real server: escalation, the channel card, officers' actions,
+anonymity, and delivery that survives Slack failures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.adapters.slack import actions as A
+from bot.adapters.slack import case_blocks as CB
+from bot.storage import audit
+from tests.fakes.signing import interactive_body
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import SlackBot, eventually, start_bot
+
+FAST = {"ETHICSBOT_DISPATCH_INTERVAL": "0.05", "ETHICSBOT_OUTBOX_LEASE": "1"}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    f = FakeSlack()
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[SlackBot]:
+    b = await start_bot(sqlite_url, fake, **FAST)
+    yield b
+    await b.stop()
+
+
+def buttons(view: dict[str, Any]) -> dict[str, str]:
+    found = {}
+    for b in view.get("blocks", []):
+        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]:
+            if e.get("type") == "button":
+                found[e["action_id"]] = e.get("value", "")
+    return found
+
+
+async def walk_to_required(bot: SlackBot, fake: FakeSlack, user: str,
+                           typed: str = "the caller asked for the balance") -> dict[str, Any]:
+    """/ethics mini → someone else → typed facts → continue → tell them: a required report."""
+    n_open, n_upd = len(fake.of("views.open")), len(fake.of("views.update"))
+    await bot.command("mini", user=user)
+    view = (await fake.wait_for("views.open", n_open + 1))[-1].args["view"]
+    await bot.click(f"{A.CHOOSE}:1", buttons(view)[f"{A.CHOOSE}:1"], user=user)
+    view = (await fake.wait_for("views.update", n_upd + 1))[-1].args["view"]
+    view = (await bot.submit(view["private_metadata"], typed, user=user)).json()["view"]
+    await bot.click(A.CONTINUE, buttons(view)[A.CONTINUE], user=user)
+    view = (await fake.wait_for("views.update", n_upd + 2))[-1].args["view"]
+    await bot.click(f"{A.CHOOSE}:1", buttons(view)[f"{A.CHOOSE}:1"], user=user)
+    view = (await fake.wait_for("views.update", n_upd + 3))[-1].args["view"]
+    assert A.REPORT in buttons(view)
+    await bot.click(A.REPORT, buttons(view)[A.REPORT], user=user)
+    return (await fake.wait_for("views.update", n_upd + 4))[-1].args["view"]
+
+
+def report_submission(view: dict[str, Any], mode: str, *, user: str, narrative: str = "",
+                      passphrase: str = "", exclude: list[str] | None = None) -> dict[str, Any]:
+    values = {
+        "mode": {"value": {"type": "radio_buttons", "selected_option": {"value": mode}}},
+        "narrative": {"value": {"type": "plain_text_input", "value": narrative or None}},
+        "exclude": {"value": {"type": "multi_users_select", "selected_users": exclude or []}},
+        "passphrase": {"value": {"type": "plain_text_input", "value": passphrase or None}},
+    }
+    return {"type": "view_submission", "user": {"id": user, "team_id": "T1"},
+            "team": {"id": "T1"}, "trigger_id": "trig-r",
+            "view": {"id": f"VREPORT{abs(hash(user)) % 10**6}", "type": "modal",
+                     "callback_id": CB.REPORT_VIEW,
+                     "private_metadata": view["private_metadata"],
+                     "state": {"values": values}}}
+
+
+def card_posts(fake: FakeSlack) -> list[Any]:
+    return [c for c in fake.of("chat.postMessage") if c.args.get("channel") == "CCOMPLY"
+            and not c.args.get("thread_ts")]
+
+
+def card_action(action_id: str, case_id: str, user: str, **extra: Any) -> str:
+    action = {"type": "button", "action_id": action_id, "value": case_id, "block_id": "b"}
+    action.update(extra)
+    return interactive_body({
+        "type": "block_actions", "user": {"id": user}, "team": {"id": "T1"},
+        "trigger_id": f"trig-{user}", "channel": {"id": "CCOMPLY"},
+        "container": {"type": "message", "channel_id": "CCOMPLY"},
+        "message": {"ts": "1"}, "actions": [action]})
+
+
+def modal_submit(callback_id: str, metadata: str, user: str, values: dict[str, Any]) -> str:
+    return interactive_body({
+        "type": "view_submission", "user": {"id": user}, "team": {"id": "T1"},
+        "view": {"id": "VX", "type": "modal", "callback_id": callback_id,
+                 "private_metadata": metadata, "state": {"values": values}}})
+
+
+async def test_required_escalation_reaches_compliance_once_and_is_handled(
+        bot: SlackBot, fake: FakeSlack) -> None:
+    view = await walk_to_required(bot, fake, "U1")
+    assert "Anonymous" in str(view) and "Slack itself records" in str(view)
+    narrative = "My manager told me to <!channel> hide it"
+    r = await bot.post(interactive_body(report_submission(view, "named", user="U1",
+                                                          narrative=narrative)))
+    done = r.json()
+    assert done["response_action"] == "update"
+    assert "ETH-" in str(done["view"]) and "is recorded" in str(done["view"])
+    await eventually(lambda: len(card_posts(fake)) == 1)
+    (card,) = card_posts(fake)
+    shown = str(card.args)
+    assert "ETH-2026-0001" in shown or "ETH-" in shown
+    for secret in ("hide it", "U1", "balance", "Someone else", "Tell them"):
+        assert secret not in shown, secret
+    case_id = next(v for k, v in _card_buttons(card.args["blocks"]).items()
+                   if k == CB.CASE_ACK)
+
+    # a non-officer's click is refused, audited, and changes nothing
+    await bot.post(card_action(CB.CASE_ACK, case_id, "U1"))
+    await eventually(lambda: len(fake.of("chat.postEphemeral")) == 1)
+    assert "Only compliance officers" in fake.of("chat.postEphemeral")[0].args["text"]
+    # officers acknowledge, assign, ask, note and close
+    await bot.post(card_action(CB.CASE_ACK, case_id, "UOFFICER1"))
+    await eventually(lambda: len(fake.of("chat.update")) == 1)
+    assert "acknowledged" in str(fake.of("chat.update")[-1].args["blocks"])
+    await bot.post(card_action(CB.CASE_ASSIGN, case_id, "UOFFICER1",
+                               selected_user="UOFFICER2", value=None,
+                               block_id=f"assign:{case_id}"))
+    await eventually(lambda: len(fake.of("chat.update")) == 2)
+    assert "<@UOFFICER2>" in str(fake.of("chat.update")[-1].args["blocks"])
+    await bot.post(card_action(CB.CASE_ASK, case_id, "UOFFICER2"))
+    ask_modal = (await fake.wait_for("views.open", 2))[-1].args["view"]
+    assert ask_modal["callback_id"] == CB.CASE_TEXT_VIEW
+    r = await bot.post(modal_submit(CB.CASE_TEXT_VIEW, ask_modal["private_metadata"], "UOFFICER2",
+                                    {"text": {"value": {"value": "When did this happen?"}}}))
+    assert r.status == 200
+    await eventually(lambda: any(c.args.get("channel") == "U1"
+                                 for c in fake.of("chat.postMessage")))
+    dm = [c for c in fake.of("chat.postMessage") if c.args.get("channel") == "U1"][-1]
+    assert "When did this happen?" in str(dm.args["blocks"])
+    await bot.post(card_action(CB.CASE_VIEW, case_id, "UOFFICER2"))
+    details = (await fake.wait_for("views.open", 3))[-1].args["view"]
+    assert "&lt;!channel&gt; hide it" in str(details) and "<@U1>" in str(details)
+    await bot.post(card_action(CB.CASE_CLOSE, case_id, "UOFFICER2"))
+    close_modal = (await fake.wait_for("views.open", 4))[-1].args["view"]
+    await bot.post(modal_submit(CB.CASE_CLOSE_VIEW, close_modal["private_metadata"], "UOFFICER2", {
+        "outcome": {"value": {"selected_option": {"value": "advice_given"}}},
+        "text": {"value": {"value": "Coached the team on disclosure."}}}))
+    await eventually(lambda: "closed" in str(fake.of("chat.update")[-1].args["blocks"]))
+    assert len(card_posts(fake)) == 1
+    with bot.services.db.tx() as s:
+        kinds = s.execute(text("SELECT kind FROM case_events ORDER BY id")).scalars().all()
+        verdict = audit.verify(s)
+        refused = s.execute(text(
+            "SELECT action FROM audit_log WHERE result = 'refused'")).scalars().all()
+    assert kinds == ["created", "acknowledge", "assign", "ask", "view", "close"]
+    assert verdict.ok and refused == ["case.acknowledge"]
+
+
+def _card_buttons(blocks: list[dict[str, Any]]) -> dict[str, str]:
+    return {e["action_id"]: e.get("value", "") for b in blocks for e in b.get("elements") or []
+            if e.get("type") == "button"}
+
+
+async def test_anonymous_report_leaves_no_trace_of_the_reporter(
+        fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot")
+    db_file = tmp_path / "anon.db"
+    bot = await start_bot(f"sqlite:///{db_file}", fake, **FAST)
+    try:
+        view = await walk_to_required(bot, fake, "UANON42")
+        before = len(fake.calls)
+        r = await bot.post(interactive_body(report_submission(
+            view, "anonymous", user="UANON42", narrative="seen at the counter",
+            passphrase="correct horse battery")))
+        shown = str(r.json()["view"])
+        receipt = shown.split("*R-")[1].split("*")[0]
+        await eventually(lambda: len(card_posts(fake)) == 1)
+        # compliance asks; the reporter reads and answers with receipt + passphrase
+        case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
+        await bot.post(card_action(CB.CASE_ASK, case_id, "UOFFICER1"))
+        modal = (await fake.wait_for("views.open", 2))[-1].args["view"]
+        await bot.post(modal_submit(CB.CASE_TEXT_VIEW, modal["private_metadata"], "UOFFICER1",
+                                    {"text": {"value": {"value": "Which day was it?"}}}))
+        login = await bot.post(modal_submit(CB.STATUS_VIEW, "", "UANON42", {
+            "receipt": {"value": {"value": f"R-{receipt}"}},
+            "passphrase": {"value": {"value": "correct horse battery"}}}))
+        status = login.json()["view"]
+        assert "Which day was it?" in str(status)
+        answered = await bot.post(modal_submit(CB.ANSWER_VIEW, status["private_metadata"],
+                                               "UANON42", {"answer": {"value": {"value": "Monday"}}}))
+        assert "Monday" in str(answered.json()["view"])
+        wrong = await bot.post(modal_submit(CB.STATUS_VIEW, "", "UANON42", {
+            "receipt": {"value": {"value": f"R-{receipt}"}},
+            "passphrase": {"value": {"value": "wrong guess!"}}}))
+        assert "do not match" in str(wrong.json())
+    finally:
+        await bot.stop()
+    after = fake.calls[before:]
+    assert after and all("UANON42" not in str(c.args) for c in after)
+    for f in tmp_path.glob("anon.db*"):  # the database file, its WAL and shared memory
+        assert b"UANON42" not in f.read_bytes(), f.name
+    assert "UANON42" not in caplog.text
+    assert "seen at the counter" not in caplog.text
+
+
+async def test_a_slack_outage_delays_the_card_then_delivers_it_once(
+        bot: SlackBot, fake: FakeSlack) -> None:
+    fake.fail("chat.postMessage", 429, times=1, retry_after=1, error="ratelimited")
+    view = await walk_to_required(bot, fake, "U5")
+    await bot.post(interactive_body(report_submission(view, "confidential", user="U5")))
+    await eventually(lambda: len(card_posts(fake)) == 1, timeout=20)
+    failed = [c for c in fake.calls if c.method == "chat.postMessage!failed"]
+    assert len(failed) == 1
+    with bot.services.db.tx() as s:
+        row = s.execute(text("SELECT attempts, status, last_error FROM outbox "
+                             "WHERE kind = 'case_card'")).one()
+    assert row[0] == 2 and row[1] == "sent" and "429" in row[2]
+    # server errors: backed off and retried, never dropped, never doubled
+    fake.fail("chat.postMessage", 500, times=2)
+    view = await walk_to_required(bot, fake, "U6")
+    await bot.post(interactive_body(report_submission(view, "named", user="U6")))
+    await eventually(lambda: len(card_posts(fake)) == 2, timeout=30)
+    assert len([c for c in fake.calls if c.method == "chat.postMessage!failed"]) == 3
+
+
+async def test_excluded_officer_cannot_see_or_act(bot: SlackBot, fake: FakeSlack) -> None:
+    view = await walk_to_required(bot, fake, "U7")
+    await bot.post(interactive_body(report_submission(view, "named", user="U7",
+                                                      exclude=["UOFFICER2"])))
+    await eventually(lambda: len(card_posts(fake)) == 1)
+    case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
+    await bot.post(card_action(CB.CASE_VIEW, case_id, "UOFFICER2"))
+    await eventually(lambda: len(fake.of("chat.postEphemeral")) == 1)
+    assert "excluded" in fake.of("chat.postEphemeral")[0].args["text"]
+    with bot.services.db.tx() as s:
+        assert s.execute(text("SELECT count(*) FROM case_events WHERE kind = 'view'")
+                         ).scalar() == 0
