@@ -119,6 +119,16 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cases_export(args: argparse.Namespace) -> int:
+    from bot.cases.reports import export
+    from bot.storage.db import Database, upgrade
+
+    db = Database(Settings.from_env().database_url)
+    upgrade(db.engine)
+    sys.stdout.write(export(db, args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ethicsbot", description="Ethics decision support for bank staff.")
@@ -158,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     dbs = db.add_subparsers(dest="db_command", required=True)
     dbs.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
+
+    c = sub.add_parser("cases", help="compliance cases")
+    csub = c.add_subparsers(dest="cases_command", required=True)
+    ce = csub.add_parser("export", help="all cases for regulators and statistics (no identities)")
+    ce.add_argument("--format", choices=["csv", "json"], default="csv")
+    ce.set_defaults(func=_cases_export)
 
     a = sub.add_parser("audit", help="audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)

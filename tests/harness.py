@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.bootstrap import Services, bootstrap
 from bot.config import Settings
+from bot.service import Clock
 from bot.web import build_web_app
 from tests.conftest import FIXTURE_CONTENT
 from tests.fakes.signing import (
@@ -112,6 +113,7 @@ def slack_env(db_url: str, fake_url: str, content: Path = FIXTURE_CONTENT,
 
 
 async def start_bot(db_url: str, fake: FakeSlack, content: Path = FIXTURE_CONTENT,
-                    **extra: str) -> SlackBot:
+                    clock: Clock | None = None, **extra: str) -> SlackBot:
     settings = Settings.from_env(slack_env(db_url, fake.url, content, **extra))
-    return await SlackBot(bootstrap(settings), fake).start()
+    services = bootstrap(settings, clock=clock) if clock else bootstrap(settings)
+    return await SlackBot(services, fake).start()

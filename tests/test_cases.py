@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,99 @@ async def test_excluded_officer_cannot_see_or_act(bot: SlackBot, fake: FakeSlack
     with bot.services.db.tx() as s:
         assert s.execute(text("SELECT count(*) FROM case_events WHERE kind = 'view'")
                          ).scalar() == 0
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_reminders_repeat_until_acknowledged(fake: FakeSlack, sqlite_url: str) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    bot = await start_bot(sqlite_url, fake, clock=clock, **FAST)
+    try:
+        view = await walk_to_required(bot, fake, "U8")  # medium severity: 3-day target
+        await bot.post(interactive_body(report_submission(view, "named", user="U8")))
+        await eventually(lambda: len(card_posts(fake)) == 1)
+        case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
+        await bot.post(card_action(CB.CASE_ASSIGN_ME, case_id, "UOFFICER1"))
+        await eventually(lambda: len(fake.of("chat.update")) == 1)
+
+        def reminders() -> list[Any]:
+            return [c for c in fake.of("chat.postMessage") if "Reminder" in str(c.args)
+                    or "OVERDUE" in str(c.args)]
+
+        cases = bot.services.cases
+        # assigned means acknowledged: the feedback clock (3 months) runs, with its points
+        clock.now += timedelta(days=50)
+        assert cases.remind() == 1
+        await eventually(lambda: len(reminders()) == 2)  # thread + assignee DM
+        assert cases.remind() == 0  # the same point never goes out twice
+        clock.now += timedelta(days=45)  # past the deadline (3 calendar months) by 3 days
+        assert cases.remind() == 1  # missed points are caught up in one reminder, not five
+        clock.now += timedelta(days=1)
+        assert cases.remind() == 1  # and again every day until the clock stops
+        await eventually(lambda: len(reminders()) == 6)
+        thread = [c for c in reminders() if c.args.get("thread_ts")]
+        dms = [c for c in reminders() if c.args.get("channel") == "UOFFICER1"]
+        assert len(thread) == len(dms) == 3
+        assert "OVERDUE" in str(thread[-1].args)
+    finally:
+        await bot.stop()
+
+
+async def test_report_command_rate_limit_and_compliance_home(bot: SlackBot,
+                                                            fake: FakeSlack) -> None:
+    await bot.command("report", user="U9")
+    view = (await fake.wait_for("views.open"))[-1].args["view"]
+    assert view["callback_id"] == CB.REPORT_VIEW and "topic" in str(view)
+    for i in range(6):
+        sub = report_submission(view, "named", user="U9", narrative=f"report {i}")
+        sub["view"]["id"] = f"VR{i}"
+        sub["view"]["state"]["values"]["topic"] = {
+            "value": {"type": "static_select", "selected_option": {"value": "honesty"}}}
+        r = await bot.post(interactive_body(sub))
+        if i < 5:
+            assert r.json()["response_action"] == "update"
+        else:
+            assert "several reports in the last hour" in str(r.json()["errors"])
+    await eventually(lambda: len(card_posts(fake)) == 5)
+    ev = {"type": "app_home_opened", "user": "UOFFICER1", "channel": "D1", "tab": "home"}
+    await bot.event(ev, "EvHome")
+    home = (await fake.wait_for("views.publish"))[-1].args["view"]
+    shown = str(home)
+    assert "Compliance queue" in shown and shown.count("ETH-") == 5
+    assert "honesty: 5" in shown
+    ev2 = {"type": "app_home_opened", "user": "U9", "channel": "D2", "tab": "home"}
+    await bot.event(ev2, "EvHome2")
+    await fake.wait_for("views.publish", 2)
+    assert "Compliance queue" not in str(fake.of("views.publish")[-1].args["view"])
+
+
+def test_cases_export_keeps_identities_out(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bot.bootstrap import bootstrap
+    from bot.config import Settings
+    from tests.conftest import settings_env
+
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    services = bootstrap(Settings.from_env(settings_env(url)))
+    services.cases.escalate(reporter_identity="slack:T1:UNAMED", mode="named", record=None,
+                            topic="honesty", session_id=None, narrative="private words")
+    services.cases.escalate(reporter_identity="slack:T1:UANON", mode="anonymous", record=None,
+                            topic="confidentiality", session_id=None, passphrase="longenough")
+    env = {**os.environ, **settings_env(url)}
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "export", "--format", "csv"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("ref,mode,topic,severity,status") and len(lines) == 3
+    assert "UNAMED" not in out and "UANON" not in out and "private words" not in out
+    js = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "export", "--format", "json"],
+                        capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    assert '"by_topic"' in js and "UNAMED" not in js

@@ -447,7 +447,7 @@ class CaseService:
     # -- reminders --------------------------------------------------------------------------
 
     def remind(self) -> int:
-        """Queue every reminder point that has come due, once each across all instances."""
+        """Queue a reminder for every case with a newly passed point, once across instances."""
         now = self.clock()
         clocks = self.policy().clocks
         queued = 0
@@ -463,19 +463,21 @@ class CaseService:
                           due_points(clocks, c.acknowledged_at, c.feedback_due, now)]
             else:
                 points = []
-            for clock_name, point in points:
-                key = f"{clock_name}:{point}"
-                if (c.id, key) in sent:
-                    continue
-                try:
-                    with self.db.tx() as s:
-                        s.add(ReminderRow(case_id=c.id, point=key, at=now))
-                        s.flush()
-                        outbox.enqueue(s, kind="reminder", case_id=c.id, now=now,
-                                       payload={"clock": clock_name, "point": point})
-                    queued += 1
-                except IntegrityError:
-                    continue  # another instance queued this one
+            fresh = [(n, p) for n, p in points if (c.id, f"{n}:{p}") not in sent]
+            if not fresh:
+                continue
+            # after downtime several points may have passed: mark them all, send the latest
+            try:
+                with self.db.tx() as s:
+                    for clock_name, point in fresh:
+                        s.add(ReminderRow(case_id=c.id, point=f"{clock_name}:{point}", at=now))
+                    s.flush()
+                    clock_name, point = fresh[-1]
+                    outbox.enqueue(s, kind="reminder", case_id=c.id, now=now,
+                                   payload={"clock": clock_name, "point": point})
+                queued += 1
+            except IntegrityError:
+                continue  # another instance queued this one
         if queued:
             self.on_change()
         return queued
