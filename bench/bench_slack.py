@@ -45,6 +45,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -350,7 +351,7 @@ class Bench:
         self.http: aiohttp.ClientSession | None = None
         self.arrival_next = 0
         self.acked: Counter[str] = Counter()  # all requests ours acked with 200, by kind
-        self.pseudonym = lambda owner: owner
+        self.pseudonym: Callable[[str], str] = str  # identity until owner_keys() says more
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -507,8 +508,9 @@ class Bench:
         a = self.args
         if kind == "click" and server == "ours":
             await self.top_up(a.requests)
+        take: list[Fresh] = []
         if kind == "slash":
-            items, take = self.slash_items(a.requests, server), []
+            items = self.slash_items(a.requests, server)
         else:
             items, take = self.click_items(server, a.requests)
         method = "views.open" if kind == "slash" else "views.update"

@@ -31,6 +31,7 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,13 @@ CLAUSE_IDS = [f"{p}-{i}" for p in ("CONF", "FAIR", "HON", "COI", "SPEAK") for i 
 TARGET_VALIDATE_S = 2.0  # all 1,000 trees
 TARGET_STEP_US = 200.0  # one engine transition
 
-EN_WORDS = ["customer", "account", "balance", "branch", "manager", "colleague", "caller", "policy", "record", "confidential", "report", "compliance", "decision", "option", "risk", "fair", "honest", "gift", "product", "family", "police", "court", "document", "verify", "check", "counter", "phone", "disclose", "refuse", "explain", "pressure", "vulnerable", "elderly", "queue", "fee", "return", "promise", "target", "bonus"]
+EN_WORDS = [
+    "customer", "account", "balance", "branch", "manager", "colleague", "caller", "policy",
+    "record", "confidential", "report", "compliance", "decision", "option", "risk", "fair",
+    "honest", "gift", "product", "family", "police", "court", "document", "verify", "check",
+    "counter", "phone", "disclose", "refuse", "explain", "pressure", "vulnerable", "elderly",
+    "queue", "fee", "return", "promise", "target", "bonus",
+]
 ZH_CHARS = "客户账户余额网点经理同事来电政策记录保密报告合规决策选项风险公平诚信礼品产品家属" \
            "公安法院文书核实柜台电话透露拒绝解释压力老人排队费用收益承诺指标奖金"
 
@@ -195,6 +202,29 @@ def gen_trees(count: int, scale: float) -> list[bytes]:
 # -- part 1: validation -----------------------------------------------------------------------
 
 
+class GcTimer:
+    """Time spent in the cyclic garbage collector, through gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.collections = Counter[int]()
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._t0
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def validate_all(raws: list[bytes], clauses: set[str]) -> tuple[float, float, list[Any]]:
     """One pass: parse_tree of every file, then check_all (lint) of them together."""
     t0 = time.perf_counter()
@@ -239,10 +269,13 @@ def part_validate(args: argparse.Namespace) -> None:
     budget_end = time.perf_counter() + args.max_seconds
     for rep in range(args.reps):
         gc.collect()
-        parse_s, lint_s, problems = validate_all(raws, clauses)
+        with GcTimer() as gct:
+            parse_s, lint_s, problems = validate_all(raws, clauses)
         passes.append((parse_s, lint_s))
         print(f"  pass {rep + 1}: parse_tree {parse_s:6.2f} s + lint {lint_s:5.2f} s = "
-              f"{parse_s + lint_s:6.2f} s  ({len(problems)} problems)")
+              f"{parse_s + lint_s:6.2f} s  ({len(problems)} problems; of which cyclic GC "
+              f"{gct.total:.1f} s in {gct.collections[2]} full + "
+              f"{gct.collections[0] + gct.collections[1]} young collections)")
         if time.perf_counter() + (parse_s + lint_s) > budget_end and rep < args.reps - 1:
             print(f"  (no pass {rep + 2}: it would end after the {args.max_seconds:.0f} s "
                   f"budget (--max-seconds); passes differ by a few % at most)")

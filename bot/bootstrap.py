@@ -9,6 +9,7 @@ from bot.cases.roles import Roles, load_roles
 from bot.cases.service import CaseService
 from bot.config import Settings
 from bot.content import ContentSource
+from bot.exercises.service import ExerciseService
 from bot.identity import derive_key, make_pseudonymizer
 from bot.service import Clock, ConsultationService, utcnow
 from bot.storage.db import Database, upgrade
@@ -21,6 +22,7 @@ class Services:
     content: ContentSource
     consult: ConsultationService
     cases: CaseService
+    exercises: ExerciseService
     roles: Roles
     clock: Clock
 
@@ -33,11 +35,13 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, db: Database | None 
         upgrade(db.engine)
     content = ContentSource(settings.content, db, settings.environ)
     key = derive_key(settings.secret_key, settings.slack_signing_secret)
-    consult = ConsultationService(db=db, content=content, clock=clock,
-                                  pseudonym=make_pseudonymizer(key))
+    pseudonym = make_pseudonymizer(key)
+    consult = ConsultationService(db=db, content=content, clock=clock, pseudonym=pseudonym)
     role_map = roles or load_roles(settings.content, settings.environ)
     cases = CaseService(db=db, policy=lambda: content.content.escalation,
                         roles=lambda: role_map, clock=clock,
                         key=hashlib.sha256(b"cases:" + key).digest())
+    exercises = ExerciseService(db=db, exercises=lambda: content.content.exercises,
+                                roles=lambda: role_map, clock=clock, pseudonym=pseudonym)
     return Services(settings=settings, db=db, content=content, consult=consult, cases=cases,
-                    roles=role_map, clock=clock)
+                    exercises=exercises, roles=role_map, clock=clock)

@@ -71,6 +71,7 @@ class Content:
     root: Path
     trees: dict[str, Dilemma] = field(default_factory=dict)
     by_file: dict[str, Dilemma] = field(default_factory=dict)
+    exercises: dict[str, Exercise] = field(default_factory=dict)
     clauses: CodeOfConduct | None = None
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
     problems: list[Problem] = field(default_factory=list)
@@ -103,6 +104,10 @@ def load_content(
             content.by_file[x.file] = old
             log.warning("%s is broken; still serving %s v%d", x.file, old.id, old.version)
     content.trees = {t.id: t for t in content.by_file.values()}
+    content.exercises = load_exercises(root, content.clause_ids() or None, set(content.trees))
+    if previous is not None:  # a broken exercise file keeps its last good version
+        for ex_id, ex in previous.exercises.items():
+            content.exercises.setdefault(ex_id, ex)
     return content
 
 
@@ -150,7 +155,10 @@ def check_exercises(files: list[Path], *, clauses: set[str] | None,
 def load_exercises(root: Path, clauses: set[str] | None, trees: set[str]) -> dict[str, Exercise]:
     """Valid exercises under root/dilemmas/exercises (broken ones are left out and logged)."""
     out: dict[str, Exercise] = {}
-    for f in tree_files([root / "dilemmas" / "exercises"]):
+    folder = root / "dilemmas" / "exercises"
+    if not folder.is_dir():
+        return out
+    for f in tree_files([folder]):
         x = parse_exercise(str(f), f.read_bytes(), clauses=clauses, trees=trees)
         for p in x.problems:
             log.error("exercise problem: %s", p)

@@ -129,6 +129,55 @@ def _cases_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exercise(args: argparse.Namespace) -> int:
+    import getpass
+    import json
+
+    from bot.bootstrap import bootstrap
+    from bot.service import Refused
+
+    services = bootstrap(Settings.from_env())
+    x = services.exercises
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        if args.exercise_command == "list":
+            for s in x.schedules():
+                print(f"{s.id}  {s.status:<9} {s.channel:<12} {s.kind:<6} "
+                      f"{s.exercise_id or '(rotation)':<28} {s.post_spec} -> {s.reveal_spec} {s.tz}")
+            print("exercises:", ", ".join(sorted(services.content.content.exercises)))
+        elif args.exercise_command == "schedule":
+            kind = "weekly" if args.weekly else "once"
+            s = x.schedule(actor, channel=args.channel, kind=kind, post=args.post,
+                           reveal=args.reveal, tz=args.tz, exercise_id=args.exercise)
+            print(f"scheduled {s.id}: {s.kind} in {s.channel}, {s.post_spec} -> {s.reveal_spec} "
+                  f"({s.tz})")
+        elif args.exercise_command == "cancel":
+            s = x.cancel(actor, args.id)
+            print(f"cancelled {s.id}")
+        elif args.exercise_command == "tick":
+            print(json.dumps(x.tick()))
+        elif args.exercise_command == "results":
+            rows = x.results()
+            if args.format == "json":
+                print(json.dumps(rows, indent=2, ensure_ascii=False))
+            else:
+                import csv
+
+                w = csv.writer(sys.stdout)
+                w.writerow(["exercise", "topic", "channel", "posted_for", "status", "answers",
+                            "distribution", "recommended_share"])
+                for r in rows:
+                    dist = r["distribution"]
+                    w.writerow([r["exercise"], r["topic"], r["channel"], r["posted_for"],
+                                r["status"], r["answers"],
+                                " ".join(f"{k}={v}" for k, v in dist.items()) if dist else "",
+                                "" if r["recommended_share"] is None else r["recommended_share"]])
+    except Refused as exc:
+        print(f"ethicsbot: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ethicsbot", description="Ethics decision support for bank staff.")
@@ -174,6 +223,26 @@ def build_parser() -> argparse.ArgumentParser:
     ce = csub.add_parser("export", help="all cases for regulators and statistics (no identities)")
     ce.add_argument("--format", choices=["csv", "json"], default="csv")
     ce.set_defaults(func=_cases_export)
+
+    x = sub.add_parser("exercise", help="weekly dilemma exercises")
+    xs = x.add_subparsers(dest="exercise_command", required=True)
+    xs.add_parser("list", help="schedules and available exercises").set_defaults(func=_exercise)
+    xsch = xs.add_parser("schedule", help="schedule one exercise or a weekly rotation")
+    xsch.add_argument("--channel", required=True, help="Slack channel id, e.g. C0123456789")
+    xsch.add_argument("--weekly", action="store_true", help="a rotation: --post 'mon 09:00'")
+    xsch.add_argument("--exercise", help="exercise id (one-off schedules)")
+    xsch.add_argument("--post", required=True, help="'2026-12-07T09:00' or 'mon 09:00'")
+    xsch.add_argument("--reveal", required=True, help="'2026-12-11T16:00' or 'fri 16:00'")
+    xsch.add_argument("--tz", default="Asia/Shanghai")
+    xsch.set_defaults(func=_exercise)
+    xc = xs.add_parser("cancel", help="cancel a schedule")
+    xc.add_argument("id")
+    xc.set_defaults(func=_exercise)
+    xs.add_parser("tick", help="run the scheduler once (for an external cron)").set_defaults(
+        func=_exercise)
+    xr = xs.add_parser("results", help="participation and distribution per exercise")
+    xr.add_argument("--format", choices=["csv", "json"], default="csv")
+    xr.set_defaults(func=_exercise)
 
     a = sub.add_parser("audit", help="audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)

@@ -57,7 +57,8 @@ class ContentSource:
         return self.content.problems
 
     def _mtimes(self) -> tuple[tuple[str, float, int], ...]:
-        files = [*self.root.glob("dilemmas/*.y*ml"), *self.root.glob("policies/*.y*ml")]
+        files = [*self.root.glob("dilemmas/*.y*ml"), *self.root.glob("dilemmas/exercises/*.y*ml"),
+                 *self.root.glob("policies/*.y*ml")]
         out = []
         for f in sorted(files):
             try:

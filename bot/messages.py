@@ -172,6 +172,28 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "empty": {"en": "Please write something.", "zh": "请填写内容。"},
     "not_officer_target": {"en": "That person is not a compliance officer.",
                            "zh": "此人不是合规人员。"},
+    "not_trainer": {"en": "Only trainers can schedule or cancel exercises. Your attempt was "
+                            "recorded.", "zh": "只有培训师可以安排或取消练习。本次尝试已被记录。"},
+    "bad_schedule": {"en": "That schedule cannot be used: {detail}",
+                     "zh": "无法使用该安排：{detail}"},
+    "exercise_closed": {"en": "This exercise is closed; the answers have been revealed.",
+                        "zh": "本练习已结束，答案已公布。"},
+    "answer_recorded": {
+        "en": "Your answer: *{option}* ({label}). Only you can see this; you can change it "
+              "until the reveal.",
+        "zh": "你的选择：*{option}*（{label}）。只有你能看到；公布答案前可以修改。",
+    },
+    "exercise_help": {
+        "en": "Trainers:\n• `/ethics exercise list`\n"
+              "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — a weekly "
+              "rotation in this channel\n"
+              "• `/ethics exercise once <exercise-id> 2026-12-07T09:00 2026-12-11T16:00 "
+              "[Asia/Shanghai]`\n• `/ethics exercise cancel <schedule-id>`",
+        "zh": "培训师：\n• `/ethics exercise list`\n"
+              "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — 在本频道每周轮换\n"
+              "• `/ethics exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 "
+              "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`",
+    },
     "error": {
         "en": "Sorry — something went wrong on our side and nothing was lost. Try again, or "
               "contact compliance directly if it is urgent.",

@@ -185,3 +185,50 @@ class CounterRow(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScheduleRow(Base):
+    """A trainer's plan for a channel: one exercise at a time, or a weekly rotation.
+    Times are stored as wall-clock specs with their time zone, so DST and offsets hold."""
+
+    __tablename__ = "exercise_schedules"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))  # once | weekly
+    exercise_id: Mapped[str | None] = mapped_column(String(64))  # once only
+    tz: Mapped[str] = mapped_column(String(64))
+    post_spec: Mapped[str] = mapped_column(String(40))  # "2026-12-07T09:00" | "mon 09:00"
+    reveal_spec: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # active | cancelled
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class ExercisePostRow(Base):
+    """One posting of one exercise; unique per schedule and slot, so it goes out once."""
+
+    __tablename__ = "exercise_posts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(String(36), index=True)
+    slot: Mapped[datetime] = mapped_column()  # the planned post time
+    exercise_id: Mapped[str] = mapped_column(String(64))
+    exercise: Mapped[str] = mapped_column(Text)  # the exercise as posted (JSON)
+    channel: Mapped[str] = mapped_column(String(80))
+    reveal_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    late: Mapped[bool] = mapped_column(default=False)
+    message: Mapped[str | None] = mapped_column(Text)  # JSON: where the post is
+    posted_at: Mapped[datetime | None] = mapped_column()
+    revealed_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ux_exercise_posts_slot", "schedule_id", "slot", unique=True),)
+
+
+class AnswerRow(Base):
+    """One answer per person per post (pseudonymous), changeable until the reveal."""
+
+    __tablename__ = "exercise_answers"
+    post_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    voter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option: Mapped[str] = mapped_column(String(4))
+    at: Mapped[datetime] = mapped_column()

@@ -88,6 +88,14 @@ class FakeSlack:
             self._changed.notify_all()
         return web.json_response(body)
 
+    async def _response_url(self, request: web.Request) -> web.StreamResponse:
+        """Slack's response_url: replies to a click (ephemeral or replacing the message)."""
+        self.calls.append(Call("response_url", await request.json(), ""))
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+        return web.json_response({"ok": True})
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
             return {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT",
@@ -126,6 +134,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
+        app.router.add_post("/response/{rid}", self._response_url)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.case_listeners import register_cases
+from bot.adapters.slack.exercise_listeners import register_exercises
 from bot.adapters.slack.listeners import Deferred, register
 from bot.bootstrap import Services
 
@@ -53,4 +54,5 @@ def build_slack_app(services: Services, client: AsyncWebClient,
     deferred = deferred or Deferred()
     consult = register(app, services.consult, deferred)
     register_cases(app, consult, services.cases, deferred)
+    register_exercises(app, consult, services.exercises, deferred)
     return app

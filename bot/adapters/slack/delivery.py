@@ -42,7 +42,7 @@ class SlackDispatcher:
         self.s = services
         self.client = client
         self.interval = interval
-        self.remind_every = remind_every
+        self.remind_every = remind_every  # also how often the exercise scheduler ticks
         self.lease = lease
         self.kick = asyncio.Event()
 
@@ -60,6 +60,7 @@ class SlackDispatcher:
             if now_mono - last_remind >= self.remind_every:
                 last_remind = now_mono
                 await asyncio.to_thread(self.s.cases.remind)
+                await asyncio.to_thread(self.s.exercises.tick)
             try:
                 await self.tick()
             except Exception:  # the loop must survive anything; the outbox keeps the work
@@ -107,6 +108,7 @@ class SlackDispatcher:
             "case_card": self._case_card, "card_update": self._card_update,
             "reminder": self._reminder, "relay_question": self._relay_question,
             "notify_assignee": self._notify_assignee,
+            "exercise_post": self._exercise_post, "exercise_reveal": self._exercise_reveal,
         }[job.kind]
         return await handler(job)
 
@@ -119,7 +121,7 @@ class SlackDispatcher:
         if not channel:
             raise NotYet("no compliance destination configured (COMPLIANCE_SLACK_CHANNEL)")
         if job.attempts > 1:
-            found = await self._find_posted(channel, job)
+            found = await self._find_posted(channel, job, METADATA_TYPE)
             if found:
                 log.info("outbox %s: card already in the channel; not posting again", job.id)
                 await asyncio.to_thread(self.s.cases.set_card, job.case_id, found)
@@ -133,17 +135,23 @@ class SlackDispatcher:
         await asyncio.to_thread(self.s.cases.set_card, job.case_id, card)
         return card
 
-    async def _find_posted(self, channel: str, job: Job) -> dict[str, str] | None:
-        """Our card for this outbox row, if an earlier attempt did reach Slack."""
+    async def _find_posted(self, channel: str, job: Job, event_type: str,
+                           thread_ts: str | None = None) -> dict[str, str] | None:
+        """Our message for this outbox row, if an earlier attempt did reach Slack."""
         oldest = f"{(job.created_at - timedelta(minutes=5)).timestamp():.6f}"
         cursor = None
         for _ in range(10):  # bounded: 10 pages of 200 messages
-            resp = await self.client.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
-                cursor=cursor)
+            if thread_ts:
+                resp = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
+                    cursor=cursor)
+            else:
+                resp = await self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
+                    cursor=cursor)
             for m in resp.get("messages", []):
                 meta = m.get("metadata") or {}
-                if (meta.get("event_type") == METADATA_TYPE
+                if (meta.get("event_type") == event_type
                         and (meta.get("event_payload") or {}).get("outbox_id") == job.id):
                     return {"channel": channel, "ts": str(m["ts"])}
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
@@ -196,3 +204,47 @@ class SlackDispatcher:
             channel=target, text=f":envelope: The reporter answered on {case.ref}. "
                                  "Open *View details* to read it.", **kwargs)
         return {"sent": "notified"}
+
+    async def _exercise_post(self, job: Job) -> dict[str, str]:
+        from bot.adapters.slack import exercise_blocks as XB
+
+        post_id = str(job.payload["post_id"])
+        post = await asyncio.to_thread(self.s.exercises.post, post_id)
+        if post.message:
+            return post.message
+        found = None
+        if job.attempts > 1:
+            found = await self._find_posted(post.channel, job, XB.POST_EVENT)
+        if found is None:
+            resp = await self.client.chat_postMessage(
+                channel=post.channel, text=XB.fallback(post.exercise),
+                blocks=XB.post_blocks(post),
+                metadata={"event_type": XB.POST_EVENT,
+                          "event_payload": {"outbox_id": job.id, "post_id": post_id}})
+            found = {"channel": str(resp["channel"]), "ts": str(resp["ts"])}
+        await asyncio.to_thread(self.s.exercises.mark, post_id, "posted", found)
+        return found
+
+    async def _exercise_reveal(self, job: Job) -> dict[str, str]:
+        from bot.adapters.slack import exercise_blocks as XB
+
+        post_id = str(job.payload["post_id"])
+        post = await asyncio.to_thread(self.s.exercises.post, post_id)
+        if not post.message:
+            raise NotYet("the exercise post is not delivered yet")
+        channel, ts = post.message["channel"], post.message["ts"]
+        await self.client.chat_update(channel=channel, ts=ts, text=XB.fallback(post.exercise),
+                                      blocks=XB.closed_blocks(post))
+        found = None
+        if job.attempts > 1:
+            found = await self._find_posted(channel, job, XB.REVEAL_EVENT, thread_ts=ts)
+        if found is None:
+            clauses = self.s.content.content.clauses
+            titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
+            await self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, text="答案揭晓 · The answer",
+                blocks=XB.reveal_blocks(post, titles),
+                metadata={"event_type": XB.REVEAL_EVENT,
+                          "event_payload": {"outbox_id": job.id, "post_id": post_id}})
+        await asyncio.to_thread(self.s.exercises.mark, post_id, "revealed")
+        return {"channel": channel, "ts": ts}

@@ -48,6 +48,8 @@ class SlackConsultations:
         # filled by the case desk: `/ethics report|status`, officers' App Home section
         self.subcommands: dict[str, Callable[[Body, AsyncWebClient], Awaitable[None]]] = {}
         self.home_extra: Callable[[str], Awaitable[list[Any]]] | None = None
+        # subcommands answered in the ack itself (`/ethics exercise …`)
+        self.ack_subcommands: dict[str, Callable[[AsyncAck, Body], Awaitable[None]]] = {}
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking service call off the event loop (the database is synchronous)."""
@@ -110,7 +112,9 @@ class SlackConsultations:
         """Answer help and language commands in the ack itself; defer the rest."""
         words = str(body.get("text") or "").strip().split()
         owner = owner_of(body)
-        if words[:1] == ["help"]:
+        if words and words[0] in self.ack_subcommands:
+            await self.ack_subcommands[words[0]](ack, body)
+        elif words[:1] == ["help"]:
             lang = await self.call(self.service.lang_of, owner) or "en"
             await ack(text=msg("help", lang), response_type="ephemeral")
         elif words[:1] == ["lang"]:
@@ -125,7 +129,7 @@ class SlackConsultations:
 
     async def on_command(self, body: Body, client: AsyncWebClient) -> None:
         words = str(body.get("text") or "").strip().split()
-        if words[:1] in (["help"], ["lang"]):
+        if words[:1] in (["help"], ["lang"]) or (words and words[0] in self.ack_subcommands):
             return
         if words and words[0] in self.subcommands:
             await self.subcommands[words[0]](body, client)
