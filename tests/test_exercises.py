@@ -53,10 +53,10 @@ def answer_click(fake: FakeSlack, post: Any, index: int, user: str) -> str:
                      "value": button["value"], "block_id": "b"}]})
 
 
-async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, tmp_path: Path
+async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url: str
                                                         ) -> None:
     clock = FakeClock(SHANGHAI_MON_0900 - timedelta(days=1))
-    url = f"sqlite:///{tmp_path / 'x.db'}"
+    url = db_url  # SQLite, and PostgreSQL where it runs: two processes, one database
     a = await start_bot(url, fake, clock=clock, **FAST)
     b = await start_bot(url, fake, clock=clock, **FAST)  # a second process on the same database
     try:

@@ -276,3 +276,43 @@ async def test_walk_continues_on_another_instance(fake: FakeSlack, db_url: str) 
 async def test_healthz(bot: SlackBot) -> None:
     r = await bot.get("/healthz")
     assert r.status == 200 and r.json()["database"] == "ok" and r.json()["trees"] == 1
+
+
+async def test_rate_limited_view_update_is_retried_by_the_client(bot: SlackBot,
+                                                                  fake: FakeSlack) -> None:
+    await bot.command("mini")
+    view = (await fake.wait_for("views.open"))[0].args["view"]
+    fake.fail("views.update", 429, times=1, retry_after=1, error="ratelimited")
+    await bot.click(f"{A.CHOOSE}:0", _buttons(view)[f"{A.CHOOSE}:0"])
+    (upd,) = await fake.wait_for("views.update", timeout=15)
+    assert "Step 2 of 4" in _texts(upd.args["view"])
+    assert [c.method for c in fake.calls].count("views.update!failed") == 1
+
+
+def test_every_node_of_every_shipped_tree_renders_within_slack_limits() -> None:
+    """Each node, in both languages, as the modal and as the decision record message."""
+    from bot.adapters.slack import blocks as B
+    from bot.core.engine import Engine
+    from bot.core.session import SessionState
+    from tests.golden import load_walks, replay, shipped
+
+    content = shipped()
+    engine = Engine(content.escalation, content.clauses.clauses if content.clauses else {})
+    sid = "00000000-0000-0000-0000-000000000000"
+    for tree in content.trees.values():
+        for lang in ("en", "zh"):
+            for node in tree.nodes:
+                state = SessionState(id=sid, tree_id=tree.id, tree_version=tree.version,
+                                     lang=lang, node=node, history=(),
+                                     status="finished" if tree.nodes[node].outcome else "active")
+                view = B.walk_view(engine.view(tree, state).replies, sid, lang,
+                                   handoff_title="x")
+                _valid_view(view)
+                assert len(str(view)) < 250_000
+    for walk in load_walks():
+        for lang in ("en", "zh"):
+            _, turn = replay(engine, content, walk, lang)
+            record = engine.record(content.trees[walk.tree], turn.state)
+            blocks = B.record_blocks(record, lang)
+            assert len(blocks) <= 50
+            assert sum(len(str(b)) for b in blocks) < 13_000, walk.name  # msg_blocks_too_long

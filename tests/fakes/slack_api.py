@@ -41,6 +41,7 @@ class FakeSlack:
     _changed: asyncio.Condition | None = None
     # called after a call is recorded and before it is answered (e.g. to kill the caller)
     hooks: dict[str, Any] = field(default_factory=dict)
+    sockets: list[Any] = field(default_factory=list)
     runner: web.AppRunner | None = None
     url: str = ""
 
@@ -88,6 +89,26 @@ class FakeSlack:
             self._changed.notify_all()
         return web.json_response(body)
 
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        """Socket Mode: say hello, push queued envelopes, record the app's acks."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "connection_info": {"app_id": "A1"}})
+        self.sockets.append(ws)
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                self.calls.append(Call("socket.ack", json.loads(message.data), ""))
+                assert self._changed is not None
+                async with self._changed:
+                    self._changed.notify_all()
+        return ws
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope to every connected Socket Mode client."""
+        for ws in self.sockets:
+            await ws.send_json(envelope)
+
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
         """Slack's response_url: replies to a click (ephemeral or replacing the message)."""
         self.calls.append(Call("response_url", await request.json(), ""))
@@ -125,6 +146,9 @@ class FakeSlack:
         if method == "users.info":
             user = str(args.get("user"))
             return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://").replace("/api/",
+                                                                                  "/link")}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))}}
         return {"ok": False, "error": "unknown_method"}
@@ -135,6 +159,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/response/{rid}", self._response_url)
+        app.router.add_get("/link", self._socket)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

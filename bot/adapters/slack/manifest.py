@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 # Kept to the minimum the features use:
-#   commands        /ethics
-#   chat:write      decision records to the user's DM, cards to the compliance channel
-#   users:read      the user's locale (users.info include_locale) for the default language
-BOT_SCOPES = ["commands", "chat:write", "users:read"]
+#   commands          /ethics
+#   chat:write        decision records to the user's DM, case cards, exercises
+#   users:read        the user's locale (users.info include_locale) for the default language
+#   channels:history  \ finding our own earlier post by its metadata after a crash, so a
+#   groups:history    / case card or exercise is never posted twice (public / private channel)
+BOT_SCOPES = ["commands", "chat:write", "users:read", "channels:history", "groups:history"]
 
 
 def slack_manifest(*, url: str | None, socket: bool = False) -> dict[str, Any]:
@@ -17,7 +19,7 @@ def slack_manifest(*, url: str | None, socket: bool = False) -> dict[str, Any]:
         "command": "/ethics",
         "description": "Think an ethical question through, privately",
         "usage_hint": "[topic | help | lang zh|en]",
-        "should_escape": False,
+        "should_escape": True,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
     events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
