@@ -239,11 +239,11 @@ class ExerciseService:
             ex = Exercise.model_validate_json(post.exercise)
             if option not in {o.id for o in ex.options}:
                 raise Refused("invalid")
-            row = s.get(AnswerRow, (post_id, voter))
-            if row is None:
-                s.add(AnswerRow(post_id=post_id, voter=voter, option=option, at=now))
-            else:
-                row.option, row.at = option, now
+            ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+            stmt = ins(AnswerRow).values(post_id=post_id, voter=voter, option=option, at=now)
+            # one row per person: a second (or concurrent) click changes the answer
+            s.execute(stmt.on_conflict_do_update(index_elements=["post_id", "voter"],
+                                                 set_={"option": option, "at": now}))
         return option
 
     def post(self, post_id: str) -> PostView:
