@@ -2,7 +2,7 @@
 
 Run from the repository root (it puts the root on sys.path itself, for `tests.fakes`):
 
-    python bench/bench_slack.py              # full run: concurrency 1, 8, 32 (about 2-3 min)
+    python bench/bench_slack.py              # full run: concurrency 1, 8, 32 (about 1 min)
     python bench/bench_slack.py --quick      # 300 requests / 2 s per level (smoke run)
 
 Processes (all bound to 127.0.0.1, all stopped at the end):
@@ -190,6 +190,18 @@ def cpu_seconds(pid: int) -> float:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used (from /proc/stat): what is not
+    ours, the fake's or the client's was taken by someone else during the run."""
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[:8])
+        return (user + nice + system + irq + softirq + steal) / CLK_TCK
+    except (OSError, ValueError):
         return float("nan")
 
 
@@ -426,7 +438,9 @@ class Bench:
         return [(m, float(at), key) for m, at, key in data["calls"]]
 
     def cpu_now(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        out = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        out["machine"] = system_busy_seconds()
+        return out
 
     # -- workload --------------------------------------------------------------------------
 
@@ -538,6 +552,8 @@ class Bench:
             wall = ph.elapsed
         cpu1 = self.cpu_now()
         ph.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        ph.cpu["others"] = max(0.0, ph.cpu.pop("machine") - sum(
+            ph.cpu[k] for k in ("ours", "bare", "fake", "client")))
         ph.cpu["wall"] = wall
         for m, at, key in await self.arrivals():
             if m == method and key in ph.sent_at:
@@ -686,17 +702,24 @@ def report(b: Bench) -> None:
     print("(bare acks only: the fake got "
           f"{sum(p.fake_received for p in b.phases if p.server == 'bare')} views calls from it)")
     print()
-    print("CPU seconds per phase, from /proc (2 cores = at most 2.0 CPU-s per wall second):")
+    print("CPU seconds per phase, from /proc (2 cores = at most 2.0 CPU-s per wall second);")
+    print("'others' = CPU the rest of the machine used meanwhile (other people's tests, ...):")
     hdr = (f"{'server':<7}{'kind':<6}{'conc':>5}{'wall s':>8}{'server':>8}{'fake':>8}"
-           f"{'client':>8}{'sum/wall':>10}")
+           f"{'client':>8}{'others':>8}{'ours+fake+client/wall':>23}")
     print(hdr)
     print("-" * len(hdr))
+    disturbed = 0.0
     for p in b.phases:
         srv = p.cpu.get(p.server, float("nan"))
         tot = srv + p.cpu.get("fake", 0.0) + p.cpu.get("client", 0.0)
+        others = p.cpu.get("others", float("nan"))
+        disturbed = max(disturbed, others / p.cpu["wall"])
         print(f"{p.server:<7}{p.kind:<6}{p.level:>5}{p.cpu['wall']:>8.2f}{srv:>8.2f}"
               f"{p.cpu.get('fake', float('nan')):>8.2f}{p.cpu.get('client', float('nan')):>8.2f}"
-              f"{tot / p.cpu['wall']:>10.2f}")
+              f"{others:>8.2f}{tot / p.cpu['wall']:>23.2f}")
+    if disturbed > 0.2:
+        print(f"WARNING: other processes used up to {disturbed:.2f} CPU-s per second during a "
+              "phase: those figures are disturbed; run again on a quiet machine.")
     print()
     print(f"NOTE: {os.cpu_count()} CPU cores. The load generator, the fake Slack Web API and the "
           "server under test are\nseparate processes but share these cores, so every figure "

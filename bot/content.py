@@ -17,13 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.catalog import Content, load_content
 from bot.core.loader import Problem
 from bot.core.model import Dilemma
-from bot.storage.db import Database
+from bot.storage.db import Database, insert
 from bot.storage.tables import TreeVersionRow
 
 log = logging.getLogger(__name__)
@@ -99,8 +97,7 @@ class ContentSource:
                 if row is None:
                     values = dict(tree_id=tree.id, version=tree.version, content_hash=digest,
                                   body=tree.model_dump_json(), created_at=datetime.now(UTC))
-                    ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-                    s.execute(ins(TreeVersionRow).values(**values).on_conflict_do_nothing())
+                    s.execute(insert(s)(TreeVersionRow).values(**values).on_conflict_do_nothing())
                 elif row.content_hash != digest:
                     content.problems.append(Problem(
                         file, 1, "-", f"content changed but version is still {tree.version}: "

@@ -25,7 +25,7 @@ from bot.core.replies import DecisionRecord
 from bot.core.session import SessionState
 from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
 from bot.storage import audit, counters
-from bot.storage.db import Database
+from bot.storage.db import Database, insert
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
 log = logging.getLogger(__name__)
@@ -251,18 +251,25 @@ class ConsultationService:
             return row.lang if row else None
 
     def set_lang(self, owner: str, lang: str, *, chosen: bool = True) -> None:
+        """Store a language: a user's choice always wins over a looked-up locale."""
         owner = self.who(owner)
+        now = self.clock()
         with self.db.tx() as s:
-            row = s.get(UserPrefRow, owner)
-            if row is None:
-                s.add(UserPrefRow(owner=owner, lang=lang, chosen=chosen, updated_at=self.clock()))
-            elif chosen or not row.chosen:
-                row.lang, row.chosen, row.updated_at = lang, chosen or row.chosen, self.clock()
+            stmt = insert(s)(UserPrefRow).values(owner=owner, lang=lang, chosen=chosen,
+                                                  updated_at=now)
+            if chosen:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["owner"], set_={"lang": lang, "chosen": True,
+                                                    "updated_at": now})
+            else:
+                stmt = stmt.on_conflict_do_nothing()
+            s.execute(stmt)
 
     def first_delivery(self, key: str) -> bool:
-        """True the first time `key` is seen (Slack event retries carry the same event id)."""
+        """True the first time `key` is seen (Slack event retries carry the same event id),
+        also when two instances receive it at the same moment."""
         with self.db.tx() as s:
-            if s.get(SeenEventRow, key) is not None:
-                return False
-            s.add(SeenEventRow(key=key, at=self.clock()))
-            return True
+            done = s.execute(insert(s)(SeenEventRow).values(key=key, at=self.clock())
+                             .on_conflict_do_nothing())
+            return bool(done.rowcount == 1)
+

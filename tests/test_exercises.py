@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,8 @@ def answer_click(fake: FakeSlack, post: Any, index: int, user: str) -> str:
         "message": {"ts": "1"}, "trigger_id": "t",
         "response_url": fake.url.replace("/api/", f"/response/{user}"),
         "actions": [{"type": "button", "action_id": button["action_id"],
-                     "value": button["value"], "block_id": "b"}]})
+                     "value": button["value"], "block_id": "b",
+                     "action_ts": f"{time.time():.6f}"}]})
 
 
 async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url: str

@@ -19,8 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.cases import outbox
 from bot.cases.roles import TRAINER, Roles
@@ -29,7 +27,7 @@ from bot.exercises import schedule as S
 from bot.identity import Pseudonymizer
 from bot.service import Clock, Refused
 from bot.storage import audit
-from bot.storage.db import Database
+from bot.storage.db import Database, insert
 from bot.storage.tables import AnswerRow, ExercisePostRow, ScheduleRow
 
 log = logging.getLogger(__name__)
@@ -165,8 +163,7 @@ class ExerciseService:
             if ex is None:
                 continue
             with self.db.tx() as s:
-                ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-                res = s.execute(ins(ExercisePostRow).values(
+                res = s.execute(insert(s)(ExercisePostRow).values(
                     id=str(uuid.uuid4()), schedule_id=sch.id, slot=slot, exercise_id=ex.id,
                     exercise=ex.model_dump_json(), channel=sch.channel, reveal_at=reveal,
                     status="scheduled", late=now - slot > LATE_AFTER,
@@ -226,10 +223,16 @@ class ExerciseService:
 
     # -- staff ------------------------------------------------------------------------------
 
-    def answer(self, post_id: str, voter_identity: str, option: str) -> str:
-        """Record or change one person's answer; refused once the post is revealed."""
+    def answer(self, post_id: str, voter_identity: str, option: str,
+               clicked_at: datetime | None = None) -> str:
+        """Record or change one person's answer; refused once the post is revealed.
+
+        When two clicks of one person race, the later click (by the platform's click time)
+        wins, whichever is processed last.
+        """
         voter = self.who(voter_identity)
         now = self.clock()
+        clicked = clicked_at or now
         with self.db.tx() as s:
             post = s.get(ExercisePostRow, post_id)
             if post is None:
@@ -239,11 +242,12 @@ class ExerciseService:
             ex = Exercise.model_validate_json(post.exercise)
             if option not in {o.id for o in ex.options}:
                 raise Refused("invalid")
-            ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-            stmt = ins(AnswerRow).values(post_id=post_id, voter=voter, option=option, at=now)
-            # one row per person: a second (or concurrent) click changes the answer
-            s.execute(stmt.on_conflict_do_update(index_elements=["post_id", "voter"],
-                                                 set_={"option": option, "at": now}))
+            stmt = insert(s)(AnswerRow).values(post_id=post_id, voter=voter, option=option,
+                                               at=clicked)
+            # one row per person: a later click changes the answer
+            s.execute(stmt.on_conflict_do_update(
+                index_elements=["post_id", "voter"], set_={"option": option, "at": clicked},
+                where=AnswerRow.at < stmt.excluded.at))
         return option
 
     def post(self, post_id: str) -> PostView:

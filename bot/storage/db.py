@@ -91,3 +91,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert(s: Session) -> Any:
+    """The dialect's INSERT construct, which knows ON CONFLICT on SQLite and PostgreSQL."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert

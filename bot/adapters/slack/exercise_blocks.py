@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
     ContextBlock,
     DividerBlock,
