@@ -27,8 +27,13 @@ class Services:
     clock: Clock
 
 
-def bootstrap(settings: Settings, *, clock: Clock = utcnow, db: Database | None = None,
-              roles: Roles | None = None) -> Services:
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    db: Database | None = None,
+    roles: Roles | None = None,
+) -> Services:
     """Nothing is built at import time; tests pass their own settings, clock or database."""
     db = db or Database(settings.database_url)
     if settings.auto_migrate:
@@ -38,10 +43,27 @@ def bootstrap(settings: Settings, *, clock: Clock = utcnow, db: Database | None 
     pseudonym = make_pseudonymizer(key)
     consult = ConsultationService(db=db, content=content, clock=clock, pseudonym=pseudonym)
     role_map = roles or load_roles(settings.content, settings.environ)
-    cases = CaseService(db=db, policy=lambda: content.content.escalation,
-                        roles=lambda: role_map, clock=clock,
-                        key=hashlib.sha256(b"cases:" + key).digest())
-    exercises = ExerciseService(db=db, exercises=lambda: content.content.exercises,
-                                roles=lambda: role_map, clock=clock, pseudonym=pseudonym)
-    return Services(settings=settings, db=db, content=content, consult=consult, cases=cases,
-                    exercises=exercises, roles=role_map, clock=clock)
+    cases = CaseService(
+        db=db,
+        policy=lambda: content.content.escalation,
+        roles=lambda: role_map,
+        clock=clock,
+        key=hashlib.sha256(b"cases:" + key).digest(),
+    )
+    exercises = ExerciseService(
+        db=db,
+        exercises=lambda: content.content.exercises,
+        roles=lambda: role_map,
+        clock=clock,
+        pseudonym=pseudonym,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        content=content,
+        consult=consult,
+        cases=cases,
+        exercises=exercises,
+        roles=role_map,
+        clock=clock,
+    )

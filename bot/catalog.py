@@ -35,7 +35,9 @@ def content_root(environ: Mapping[str, str] | None = None) -> Path:
     return Path.cwd()
 
 
-def read_policy(path: Path, model: type[BaseModel], environ: Mapping[str, str]) -> tuple[Any, list[Problem]]:
+def read_policy(
+    path: Path, model: type[BaseModel], environ: Mapping[str, str]
+) -> tuple[Any, list[Problem]]:
     """Parse one policy file into `model`; problems carry file and line like tree problems."""
     try:
         data, lines = load_yaml(path.read_bytes())
@@ -47,8 +49,12 @@ def read_policy(path: Path, model: type[BaseModel], environ: Mapping[str, str]) 
         return model.model_validate(expand_env(data, environ)), []
     except ValidationError as exc:
         return None, [
-            Problem(str(path), line_of(lines, tuple(e["loc"])), ".".join(map(str, e["loc"])) or "-",
-                    str(e["msg"]).removeprefix("Value error, "))
+            Problem(
+                str(path),
+                line_of(lines, tuple(e["loc"])),
+                ".".join(map(str, e["loc"])) or "-",
+                str(e["msg"]).removeprefix("Value error, "),
+            )
             for e in exc.errors()
         ]
 
@@ -111,7 +117,9 @@ def load_content(
     return content
 
 
-def validate(paths: list[Path], root: Path, environ: Mapping[str, str] | None = None) -> list[Problem]:
+def validate(
+    paths: list[Path], root: Path, environ: Mapping[str, str] | None = None
+) -> list[Problem]:
     """Everything `ethicsbot validate` reports for the given files or folders."""
     env = os.environ if environ is None else environ
     problems: list[Problem] = []
@@ -124,14 +132,18 @@ def validate(paths: list[Path], root: Path, environ: Mapping[str, str] | None = 
     tree_paths = [p for p in tree_files(paths) if p.parent.name != "exercises"]
     problems += check_all(read_files(tree_paths), clauses=ids, known_trees=known)
     ex_paths = [p for p in paths if p.is_dir() and (p / "exercises").is_dir()]
-    ex_files = [p for p in tree_files([*paths, *(p / "exercises" for p in ex_paths)])
-                if p.parent.name == "exercises"]
+    ex_files = [
+        p
+        for p in tree_files([*paths, *(p / "exercises" for p in ex_paths)])
+        if p.parent.name == "exercises"
+    ]
     problems += check_exercises(sorted(set(ex_files)), clauses=ids, trees=known)
     return problems
 
 
-def check_exercises(files: list[Path], *, clauses: set[str] | None,
-                    trees: set[str] | None) -> list[Problem]:
+def check_exercises(
+    files: list[Path], *, clauses: set[str] | None, trees: set[str] | None
+) -> list[Problem]:
     """Lint exercise files together (ids must be unique across them)."""
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -145,9 +157,14 @@ def check_exercises(files: list[Path], *, clauses: set[str] | None,
         problems += x.problems
         if x.exercise is not None:
             if x.exercise.id in seen:
-                problems.append(Problem(str(f), line_of(x.lines, ("id",)), "-",
-                                        f"duplicate exercise id '{x.exercise.id}' "
-                                        f"(also in {seen[x.exercise.id]})"))
+                problems.append(
+                    Problem(
+                        str(f),
+                        line_of(x.lines, ("id",)),
+                        "-",
+                        f"duplicate exercise id '{x.exercise.id}' (also in {seen[x.exercise.id]})",
+                    )
+                )
             seen[x.exercise.id] = str(f)
     return sorted(problems)
 

@@ -44,11 +44,14 @@ def _render(args: argparse.Namespace) -> int:
     content = load_content(content_root())
     tree = content.trees.get(args.id)
     if tree is None:
-        print(f"no valid tree '{args.id}' (known: {', '.join(sorted(content.trees))})",
-              file=sys.stderr)
+        print(
+            f"no valid tree '{args.id}' (known: {', '.join(sorted(content.trees))})",
+            file=sys.stderr,
+        )
         return 1
-    print(to_mermaid(tree, args.lang) if args.format == "mermaid" else to_dot(tree, args.lang),
-          end="")
+    print(
+        to_mermaid(tree, args.lang) if args.format == "mermaid" else to_dot(tree, args.lang), end=""
+    )
     return 0
 
 
@@ -64,8 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
     services = bootstrap(settings)
     port = args.port or int(os.environ.get("PORT") or 3000)
-    web.run_app(build_web_app(services), host=args.host, port=port, print=None,
-                access_log=None)
+    web.run_app(build_web_app(services), host=args.host, port=port, print=None, access_log=None)
     return 0
 
 
@@ -89,8 +91,9 @@ def _manifest(args: argparse.Namespace) -> int:
     if not args.socket and not args.url:
         print("ethicsbot: --url is required (or --socket)", file=sys.stderr)
         return 2
-    print(json.dumps(slack_manifest(url=args.url, socket=args.socket), indent=2,
-                     ensure_ascii=False))
+    print(
+        json.dumps(slack_manifest(url=args.url, socket=args.socket), indent=2, ensure_ascii=False)
+    )
     return 0
 
 
@@ -114,8 +117,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
     if verdict.ok:
         print(f"ok: {verdict.entries} entries, head {verdict.head}")
         return 0
-    print(f"BROKEN at entry {verdict.first_bad}: {verdict.reason}; "
-          f"last good head {verdict.head}")
+    print(f"BROKEN at entry {verdict.first_bad}: {verdict.reason}; last good head {verdict.head}")
     return 1
 
 
@@ -142,15 +144,26 @@ def _exercise(args: argparse.Namespace) -> int:
     try:
         if args.exercise_command == "list":
             for s in x.schedules():
-                print(f"{s.id}  {s.status:<9} {s.channel:<12} {s.kind:<6} "
-                      f"{s.exercise_id or '(rotation)':<28} {s.post_spec} -> {s.reveal_spec} {s.tz}")
+                print(
+                    f"{s.id}  {s.status:<9} {s.channel:<12} {s.kind:<6} "
+                    f"{s.exercise_id or '(rotation)':<28} {s.post_spec} -> {s.reveal_spec} {s.tz}"
+                )
             print("exercises:", ", ".join(sorted(services.content.content.exercises)))
         elif args.exercise_command == "schedule":
             kind = "weekly" if args.weekly else "once"
-            s = x.schedule(actor, channel=args.channel, kind=kind, post=args.post,
-                           reveal=args.reveal, tz=args.tz, exercise_id=args.exercise)
-            print(f"scheduled {s.id}: {s.kind} in {s.channel}, {s.post_spec} -> {s.reveal_spec} "
-                  f"({s.tz})")
+            s = x.schedule(
+                actor,
+                channel=args.channel,
+                kind=kind,
+                post=args.post,
+                reveal=args.reveal,
+                tz=args.tz,
+                exercise_id=args.exercise,
+            )
+            print(
+                f"scheduled {s.id}: {s.kind} in {s.channel}, {s.post_spec} -> {s.reveal_spec} "
+                f"({s.tz})"
+            )
         elif args.exercise_command == "cancel":
             s = x.cancel(actor, args.id)
             print(f"cancelled {s.id}")
@@ -164,14 +177,32 @@ def _exercise(args: argparse.Namespace) -> int:
                 import csv
 
                 w = csv.writer(sys.stdout)
-                w.writerow(["exercise", "topic", "channel", "posted_for", "status", "answers",
-                            "distribution", "recommended_share"])
+                w.writerow(
+                    [
+                        "exercise",
+                        "topic",
+                        "channel",
+                        "posted_for",
+                        "status",
+                        "answers",
+                        "distribution",
+                        "recommended_share",
+                    ]
+                )
                 for r in rows:
                     dist = r["distribution"]
-                    w.writerow([r["exercise"], r["topic"], r["channel"], r["posted_for"],
-                                r["status"], r["answers"],
-                                " ".join(f"{k}={v}" for k, v in dist.items()) if dist else "",
-                                "" if r["recommended_share"] is None else r["recommended_share"]])
+                    w.writerow(
+                        [
+                            r["exercise"],
+                            r["topic"],
+                            r["channel"],
+                            r["posted_for"],
+                            r["status"],
+                            r["answers"],
+                            " ".join(f"{k}={v}" for k, v in dist.items()) if dist else "",
+                            "" if r["recommended_share"] is None else r["recommended_share"],
+                        ]
+                    )
     except Refused as exc:
         print(f"ethicsbot: {exc}", file=sys.stderr)
         return 1
@@ -180,7 +211,8 @@ def _exercise(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ethicsbot", description="Ethics decision support for bank staff.")
+        prog="ethicsbot", description="Ethics decision support for bank staff."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -239,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("id")
     xc.set_defaults(func=_exercise)
     xs.add_parser("tick", help="run the scheduler once (for an external cron)").set_defaults(
-        func=_exercise)
+        func=_exercise
+    )
     xr = xs.add_parser("results", help="participation and distribution per exercise")
     xr.add_argument("--format", choices=["csv", "json"], default="csv")
     xr.set_defaults(func=_exercise)
@@ -247,15 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audit", help="audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)
     asub.add_parser("verify", help="check the hash chain; print the head hash").set_defaults(
-        func=_audit_verify)
+        func=_audit_verify
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args))
     except ConfigError as exc:

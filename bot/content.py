@@ -34,8 +34,14 @@ def _hash(tree: Dilemma) -> str:
 class ContentSource:
     """Holds the current `Content`; `maybe_reload` swaps it whole when files changed."""
 
-    def __init__(self, root: Path, db: Database, environ: Mapping[str, str],
-                 clock: type[datetime] | None = None, check_every: float = 5.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        db: Database,
+        environ: Mapping[str, str],
+        clock: type[datetime] | None = None,
+        check_every: float = 5.0,
+    ) -> None:
         self.root = root
         self.db = db
         self.environ = environ
@@ -55,8 +61,11 @@ class ContentSource:
         return self.content.problems
 
     def _mtimes(self) -> tuple[tuple[str, float, int], ...]:
-        files = [*self.root.glob("dilemmas/*.y*ml"), *self.root.glob("dilemmas/exercises/*.y*ml"),
-                 *self.root.glob("policies/*.y*ml")]
+        files = [
+            *self.root.glob("dilemmas/*.y*ml"),
+            *self.root.glob("dilemmas/exercises/*.y*ml"),
+            *self.root.glob("policies/*.y*ml"),
+        ]
         out = []
         for f in sorted(files):
             try:
@@ -88,20 +97,32 @@ class ContentSource:
         with self.db.tx() as s:
             stored = {
                 (r.tree_id, r.version): r
-                for r in s.scalars(select(TreeVersionRow).where(
-                    TreeVersionRow.tree_id.in_(list(content.trees))))
+                for r in s.scalars(
+                    select(TreeVersionRow).where(TreeVersionRow.tree_id.in_(list(content.trees)))
+                )
             }
             for file, tree in list(content.by_file.items()):
                 row = stored.get((tree.id, tree.version))
                 digest = _hash(tree)
                 if row is None:
-                    values = dict(tree_id=tree.id, version=tree.version, content_hash=digest,
-                                  body=tree.model_dump_json(), created_at=datetime.now(UTC))
+                    values = dict(
+                        tree_id=tree.id,
+                        version=tree.version,
+                        content_hash=digest,
+                        body=tree.model_dump_json(),
+                        created_at=datetime.now(UTC),
+                    )
                     s.execute(insert(s)(TreeVersionRow).values(**values).on_conflict_do_nothing())
                 elif row.content_hash != digest:
-                    content.problems.append(Problem(
-                        file, 1, "-", f"content changed but version is still {tree.version}: "
-                        "bump `version` (keeping the registered content until then)"))
+                    content.problems.append(
+                        Problem(
+                            file,
+                            1,
+                            "-",
+                            f"content changed but version is still {tree.version}: "
+                            "bump `version` (keeping the registered content until then)",
+                        )
+                    )
                     content.by_file[file] = Dilemma.model_validate_json(row.body)
         content.trees = {t.id: t for t in content.by_file.values()}
         return content

@@ -29,7 +29,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "weigh": {"en": "Weigh it with PLUS", "zh": "用 PLUS 原则衡量"},
     "severity": {"en": "Severity", "zh": "严重程度"},
     "escalation_required": {
-        "en": "This must be reported to compliance. You choose how: named, confidential or anonymous.",
+        "en": "This must be reported to compliance. "
+        "You choose how: named, confidential or anonymous.",
         "zh": "此事必须报告合规部门。你可以选择实名、保密或匿名方式。",
     },
     "escalation_offered": {
@@ -103,7 +104,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "report_title": {"en": "Speak up", "zh": "报告问题"},
     "report_intro": {
         "en": "Choose how compliance will know you. Read what each option protects and what "
-              "it cannot.",
+        "it cannot.",
         "zh": "请选择合规部门如何知道你的身份。请先了解每种方式能保护什么、不能保护什么。",
     },
     "mode_named": {"en": "Named", "zh": "实名"},
@@ -114,31 +115,39 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "mode_confidential": {"en": "Confidential", "zh": "保密"},
     "mode_confidential_help": {
         "en": "Your identity is stored but shown only to the officer assigned to the case; it "
-              "goes further only if you yourself consent.",
+        "goes further only if you yourself consent.",
         "zh": "系统保存你的身份，但只向负责此案的合规人员显示；只有你本人同意才会进一步披露。",
     },
     "mode_anonymous": {"en": "Anonymous", "zh": "匿名"},
     "mode_anonymous_help": {
         "en": "EthicsBot stores nothing that identifies you, and deletes this consultation. "
-              "You get a receipt code; with it and your passphrase, `/ethics status` shows "
-              "compliance's questions. What it cannot do: Slack itself records that you used "
-              "the app, and details in your report may point to you.",
+        "You get a receipt code; with it and your passphrase, `/ethics status` shows "
+        "compliance's questions. What it cannot do: Slack itself records that you used "
+        "the app, and details in your report may point to you.",
         "zh": "道德助手不保存任何能识别你的信息，并删除本次咨询记录。你会得到一个回执码，"
-              "凭回执码和你设置的口令，可通过 `/ethics status` 查看合规部门的提问。"
-              "局限：Slack 本身会记录你使用了本应用，报告中的细节也可能让人推断出你的身份。",
+        "凭回执码和你设置的口令，可通过 `/ethics status` 查看合规部门的提问。"
+        "局限：Slack 本身会记录你使用了本应用，报告中的细节也可能让人推断出你的身份。",
     },
-    "narrative": {"en": "What happened (optional, seen only by compliance officers)",
-                  "zh": "事情经过（选填，仅合规人员可见）"},
+    "narrative": {
+        "en": "What happened (optional, seen only by compliance officers)",
+        "zh": "事情经过（选填，仅合规人员可见）",
+    },
     "narrative_hint": {
         "en": "Facts, dates, what you saw. No customer account numbers.",
         "zh": "事实、日期、你看到的情况。不要填写客户账号。",
     },
-    "exclude": {"en": "Officers who must not handle this (conflict of interest)",
-                "zh": "不应处理此事的合规人员（利益冲突）"},
-    "passphrase": {"en": "Passphrase (anonymous only, at least 8 characters)",
-                   "zh": "口令（仅匿名时填写，至少 8 个字符）"},
-    "passphrase_short": {"en": "An anonymous report needs a passphrase of at least 8 characters.",
-                         "zh": "匿名报告需要设置至少 8 个字符的口令。"},
+    "exclude": {
+        "en": "Officers who must not handle this (conflict of interest)",
+        "zh": "不应处理此事的合规人员（利益冲突）",
+    },
+    "passphrase": {
+        "en": "Passphrase (anonymous only, at least 8 characters)",
+        "zh": "口令（仅匿名时填写，至少 8 个字符）",
+    },
+    "passphrase_short": {
+        "en": "An anonymous report needs a passphrase of at least 8 characters.",
+        "zh": "匿名报告需要设置至少 8 个字符的口令。",
+    },
     "topic_label": {"en": "What is it about?", "zh": "涉及哪方面？"},
     "report_done": {
         "en": "Your report {ref} is recorded. Compliance must acknowledge it by {due}.",
@@ -146,57 +155,73 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     },
     "receipt": {
         "en": "Your receipt code: *{code}*. Write it down now — it is shown only once. With it "
-              "and your passphrase, `/ethics status` shows the status and compliance's questions.",
+        "and your passphrase, `/ethics status` shows the status and compliance's questions.",
         "zh": "你的回执码：*{code}*。请立即记下——它只显示这一次。凭回执码和口令，"
-              "可通过 `/ethics status` 查看进展和合规部门的提问。",
+        "可通过 `/ethics status` 查看进展和合规部门的提问。",
     },
     "rate_limited": {
         "en": "You have sent several reports in the last hour; please wait a little, or contact "
-              "compliance directly if it is urgent.",
+        "compliance directly if it is urgent.",
         "zh": "你在过去一小时内已提交多份报告，请稍后再试；如情况紧急，请直接联系合规部门。",
     },
     "status_title": {"en": "My reports", "zh": "我的报告"},
     "receipt_label": {"en": "Receipt code", "zh": "回执码"},
-    "bad_receipt": {"en": "That receipt code and passphrase do not match a report.",
-                    "zh": "回执码与口令不匹配。"},
-    "locked": {"en": "Too many wrong passphrases: this receipt is locked. Contact compliance.",
-               "zh": "口令错误次数过多，此回执已锁定。请联系合规部门。"},
+    "bad_receipt": {
+        "en": "That receipt code and passphrase do not match a report.",
+        "zh": "回执码与口令不匹配。",
+    },
+    "locked": {
+        "en": "Too many wrong passphrases: this receipt is locked. Contact compliance.",
+        "zh": "口令错误次数过多，此回执已锁定。请联系合规部门。",
+    },
     "answer_label": {"en": "Your answer to compliance", "zh": "你对合规部门的回复"},
     "no_questions": {"en": "No questions from compliance yet.", "zh": "合规部门暂无提问。"},
-    "not_officer": {"en": "Only compliance officers can do that. Your attempt was recorded.",
-                    "zh": "只有合规人员可以执行此操作。本次尝试已被记录。"},
-    "excluded": {"en": "You are excluded from this case. Your attempt was recorded.",
-                 "zh": "你已被排除在此案之外。本次尝试已被记录。"},
+    "not_officer": {
+        "en": "Only compliance officers can do that. Your attempt was recorded.",
+        "zh": "只有合规人员可以执行此操作。本次尝试已被记录。",
+    },
+    "excluded": {
+        "en": "You are excluded from this case. Your attempt was recorded.",
+        "zh": "你已被排除在此案之外。本次尝试已被记录。",
+    },
     "case_closed": {"en": "That case is closed.", "zh": "该案件已结案。"},
     "case_stale": {"en": "That case has already moved on.", "zh": "该案件状态已变化。"},
     "empty": {"en": "Please write something.", "zh": "请填写内容。"},
-    "not_officer_target": {"en": "That person is not a compliance officer.",
-                           "zh": "此人不是合规人员。"},
-    "not_trainer": {"en": "Only trainers can schedule or cancel exercises. Your attempt was "
-                            "recorded.", "zh": "只有培训师可以安排或取消练习。本次尝试已被记录。"},
-    "bad_schedule": {"en": "That schedule cannot be used: {detail}",
-                     "zh": "无法使用该安排：{detail}"},
-    "exercise_closed": {"en": "This exercise is closed; the answers have been revealed.",
-                        "zh": "本练习已结束，答案已公布。"},
+    "not_officer_target": {
+        "en": "That person is not a compliance officer.",
+        "zh": "此人不是合规人员。",
+    },
+    "not_trainer": {
+        "en": "Only trainers can schedule or cancel exercises. Your attempt was recorded.",
+        "zh": "只有培训师可以安排或取消练习。本次尝试已被记录。",
+    },
+    "bad_schedule": {
+        "en": "That schedule cannot be used: {detail}",
+        "zh": "无法使用该安排：{detail}",
+    },
+    "exercise_closed": {
+        "en": "This exercise is closed; the answers have been revealed.",
+        "zh": "本练习已结束，答案已公布。",
+    },
     "answer_recorded": {
         "en": "Your answer: *{option}* ({label}). Only you can see this; you can change it "
-              "until the reveal.",
+        "until the reveal.",
         "zh": "你的选择：*{option}*（{label}）。只有你能看到；公布答案前可以修改。",
     },
     "exercise_help": {
         "en": "Trainers:\n• `/ethics exercise list`\n"
-              "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — a weekly "
-              "rotation in this channel\n"
-              "• `/ethics exercise once <exercise-id> 2026-12-07T09:00 2026-12-11T16:00 "
-              "[Asia/Shanghai]`\n• `/ethics exercise cancel <schedule-id>`",
+        "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — a weekly "
+        "rotation in this channel\n"
+        "• `/ethics exercise once <exercise-id> 2026-12-07T09:00 2026-12-11T16:00 "
+        "[Asia/Shanghai]`\n• `/ethics exercise cancel <schedule-id>`",
         "zh": "培训师：\n• `/ethics exercise list`\n"
-              "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — 在本频道每周轮换\n"
-              "• `/ethics exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 "
-              "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`",
+        "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — 在本频道每周轮换\n"
+        "• `/ethics exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 "
+        "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`",
     },
     "error": {
         "en": "Sorry — something went wrong on our side and nothing was lost. Try again, or "
-              "contact compliance directly if it is urgent.",
+        "contact compliance directly if it is urgent.",
         "zh": "抱歉，系统出现问题，但没有丢失任何内容。请重试；如情况紧急，请直接联系合规部门。",
     },
 }

@@ -25,7 +25,7 @@ from bot.core.replies import DecisionRecord
 from bot.core.session import SessionState
 from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
 from bot.storage import audit, counters
-from bot.storage.db import Database, insert
+from bot.storage.db import Database, insert, rowcount
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
 log = logging.getLogger(__name__)
@@ -74,23 +74,48 @@ class SessionInfo:
 
 
 TOPIC_ALIASES = {
-    "confidentiality": "confidentiality", "privacy": "confidentiality", "保密": "confidentiality",
-    "信息保密": "confidentiality", "fair": "fair_treatment", "fair_treatment": "fair_treatment",
-    "公平": "fair_treatment", "公平对待": "fair_treatment", "honesty": "honesty",
-    "mis-selling": "honesty", "诚信": "honesty", "诚实守信": "honesty",
-    "conflict": "conflict_of_interest", "gift": "conflict_of_interest",
-    "conflict_of_interest": "conflict_of_interest", "利益冲突": "conflict_of_interest",
-    "礼品": "conflict_of_interest", "triage": "triage", "unsure": "triage", "不确定": "triage",
+    "confidentiality": "confidentiality",
+    "privacy": "confidentiality",
+    "保密": "confidentiality",
+    "信息保密": "confidentiality",
+    "fair": "fair_treatment",
+    "fair_treatment": "fair_treatment",
+    "公平": "fair_treatment",
+    "公平对待": "fair_treatment",
+    "honesty": "honesty",
+    "mis-selling": "honesty",
+    "诚信": "honesty",
+    "诚实守信": "honesty",
+    "conflict": "conflict_of_interest",
+    "gift": "conflict_of_interest",
+    "conflict_of_interest": "conflict_of_interest",
+    "利益冲突": "conflict_of_interest",
+    "礼品": "conflict_of_interest",
+    "triage": "triage",
+    "unsure": "triage",
+    "不确定": "triage",
 }
 
-TOPIC_ORDER = ["confidentiality", "fair_treatment", "honesty", "conflict_of_interest",
-               "speaking_up", "triage"]
+TOPIC_ORDER = [
+    "confidentiality",
+    "fair_treatment",
+    "honesty",
+    "conflict_of_interest",
+    "speaking_up",
+    "triage",
+]
 
 
 class ConsultationService:
-    def __init__(self, *, db: Database, content: ContentSource, clock: Clock = utcnow,
-                 pseudonym: Pseudonymizer | None = None,
-                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        content: ContentSource,
+        clock: Clock = utcnow,
+        pseudonym: Pseudonymizer | None = None,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
         self.db = db
         self.content = content
         self.clock = clock
@@ -106,8 +131,9 @@ class ConsultationService:
     def catalogue(self, lang: str) -> list[TreeInfo]:
         """Trees for the topic picker, grouped by topic in a stable order, triage last."""
         self.content.maybe_reload()
-        trees = sorted(self.content.trees.values(),
-                       key=lambda t: (TOPIC_ORDER.index(t.topic), t.id))
+        trees = sorted(
+            self.content.trees.values(), key=lambda t: (TOPIC_ORDER.index(t.topic), t.id)
+        )
         return [TreeInfo(t.id, t.topic, t.title.get(lang), t.summary.get(lang)) for t in trees]
 
     def find_tree(self, query: str) -> str | None:
@@ -133,8 +159,9 @@ class ConsultationService:
 
     # -- consultations ------------------------------------------------------------------------
 
-    def start(self, owner: str, tree_id: str, lang: str, context: dict[str, str] | None = None
-              ) -> Turn:
+    def start(
+        self, owner: str, tree_id: str, lang: str, context: dict[str, str] | None = None
+    ) -> Turn:
         owner = self.who(owner)
         self.content.maybe_reload()
         tree = self.content.tree(tree_id)
@@ -143,12 +170,21 @@ class ConsultationService:
         turn = self.engine().start(tree, self.new_id(), lang)
         now = self.clock()
         with self.db.tx() as s:
-            s.add(SessionRow(
-                id=turn.state.id, owner=owner, tree_id=tree.id, tree_version=tree.version,
-                node=turn.state.node, state_version=turn.state.version, status="active",
-                state=turn.state.to_json(), context=json.dumps(context) if context else None,
-                created_at=now, updated_at=now,
-            ))
+            s.add(
+                SessionRow(
+                    id=turn.state.id,
+                    owner=owner,
+                    tree_id=tree.id,
+                    tree_version=tree.version,
+                    node=turn.state.node,
+                    state_version=turn.state.version,
+                    status="active",
+                    state=turn.state.to_json(),
+                    context=json.dumps(context) if context else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         return turn
 
     def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
@@ -166,8 +202,14 @@ class ConsultationService:
         """Record a refused action in the audit log, in its own committed transaction."""
         owner = self.who(owner)
         with self.db.tx() as s:
-            audit.append(s, at=self.clock(), action=action, subject=subject, result="refused",
-                         payload={"actor": owner, "reason": reason})
+            audit.append(
+                s,
+                at=self.clock(),
+                action=action,
+                subject=subject,
+                result="refused",
+                payload={"actor": owner, "reason": reason},
+            )
         log.warning("refused %s: %s", action, reason)
 
     def view(self, owner: str, session_id: str) -> Turn:
@@ -181,11 +223,13 @@ class ConsultationService:
         eng = self.engine()
         try:
             if action.kind == "choose":
-                turn = eng.choose(tree, state, node=action.node, version=action.version,
-                                  option=action.option)
+                turn = eng.choose(
+                    tree, state, node=action.node, version=action.version, option=action.option
+                )
             elif action.kind == "answer":
-                turn = eng.answer(tree, state, node=action.node, version=action.version,
-                                  text=action.text)
+                turn = eng.answer(
+                    tree, state, node=action.node, version=action.version, text=action.text
+                )
             elif action.kind == "proceed":
                 turn = eng.proceed(tree, state, node=action.node, version=action.version)
             else:
@@ -201,11 +245,15 @@ class ConsultationService:
             done = s.execute(
                 update(SessionRow)
                 .where(SessionRow.id == session_id, SessionRow.state_version == state.version)
-                .values(node=turn.state.node, state_version=turn.state.version,
-                        status=turn.state.status, state=turn.state.to_json(),
-                        updated_at=self.clock())
+                .values(
+                    node=turn.state.node,
+                    state_version=turn.state.version,
+                    status=turn.state.status,
+                    state=turn.state.to_json(),
+                    updated_at=self.clock(),
+                )
             )
-            if done.rowcount != 1:  # another instance applied a click first
+            if rowcount(done) != 1:  # another instance applied a click first
                 raise Refused("stale", "concurrent update")
             if turn.state.status == "finished":
                 counters.bump(s, "consultations-finished")
@@ -227,9 +275,14 @@ class ConsultationService:
         """The owner's consultations, newest first (App Home, console resume)."""
         owner = self.who(owner)
         with self.db.tx() as s:
-            rows = list(s.scalars(
-                select(SessionRow).where(SessionRow.owner == owner, SessionRow.status == status)
-                .order_by(SessionRow.updated_at.desc()).limit(limit)))
+            rows = list(
+                s.scalars(
+                    select(SessionRow)
+                    .where(SessionRow.owner == owner, SessionRow.status == status)
+                    .order_by(SessionRow.updated_at.desc())
+                    .limit(limit)
+                )
+            )
         out = []
         for r in rows:
             state = SessionState.from_json(r.state)
@@ -238,8 +291,17 @@ class ConsultationService:
                 continue
             node = tree.nodes[state.node]
             headline = node.outcome.headline.get(state.lang) if node.outcome else ""
-            out.append(SessionInfo(r.id, r.tree_id, tree.title.get(state.lang),
-                                   node.step.number, r.status, r.updated_at, headline))
+            out.append(
+                SessionInfo(
+                    r.id,
+                    r.tree_id,
+                    tree.title.get(state.lang),
+                    node.step.number,
+                    r.status,
+                    r.updated_at,
+                    headline,
+                )
+            )
         return out
 
     # -- preferences and delivery keys --------------------------------------------------------
@@ -255,12 +317,13 @@ class ConsultationService:
         owner = self.who(owner)
         now = self.clock()
         with self.db.tx() as s:
-            stmt = insert(s)(UserPrefRow).values(owner=owner, lang=lang, chosen=chosen,
-                                                  updated_at=now)
+            stmt = insert(s)(UserPrefRow).values(
+                owner=owner, lang=lang, chosen=chosen, updated_at=now
+            )
             if chosen:
                 stmt = stmt.on_conflict_do_update(
-                    index_elements=["owner"], set_={"lang": lang, "chosen": True,
-                                                    "updated_at": now})
+                    index_elements=["owner"], set_={"lang": lang, "chosen": True, "updated_at": now}
+                )
             else:
                 stmt = stmt.on_conflict_do_nothing()
             s.execute(stmt)
@@ -269,7 +332,7 @@ class ConsultationService:
         """True the first time `key` is seen (Slack event retries carry the same event id),
         also when two instances receive it at the same moment."""
         with self.db.tx() as s:
-            done = s.execute(insert(s)(SeenEventRow).values(key=key, at=self.clock())
-                             .on_conflict_do_nothing())
-            return bool(done.rowcount == 1)
-
+            done = s.execute(
+                insert(s)(SeenEventRow).values(key=key, at=self.clock()).on_conflict_do_nothing()
+            )
+            return rowcount(done) == 1

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.app import build_slack_app, make_client
@@ -64,13 +65,17 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     except Exception as exc:  # the health check must answer, whatever the database does
         log.error("health check: database unreachable (%s)", type(exc).__name__)
         return web.json_response({"status": "unhealthy", "database": "unreachable"}, status=503)
-    return web.json_response({
-        "status": "ok", "database": "ok", "trees": len(services.content.trees),
-        "content_problems": len(services.content.problems),
-    })
+    return web.json_response(
+        {
+            "status": "ok",
+            "database": "ok",
+            "trees": len(services.content.trees),
+            "content_problems": len(services.content.problems),
+        }
+    )
 
 
-SLACK_APP = web.AppKey("slack_app", object)
+SLACK_APP = web.AppKey("slack_app", AsyncApp)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 DEFERRED = web.AppKey("deferred", Deferred)
 STOP = web.AppKey("stop", asyncio.Event)
@@ -91,10 +96,18 @@ def build_web_app(services: Services) -> web.Application:
         app[STOP] = asyncio.Event()
         if settings.dispatcher:
             # no retry handlers here: the dispatcher owns retries, with reconciliation
-            plain = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                                   session=app[HTTP], timeout=15)
-            dispatcher = SlackDispatcher(services, plain, interval=settings.dispatch_interval,
-                                         lease=timedelta(seconds=settings.outbox_lease))
+            plain = AsyncWebClient(
+                token=settings.slack_bot_token,
+                base_url=settings.slack_api_url,
+                session=app[HTTP],
+                timeout=15,
+            )
+            dispatcher = SlackDispatcher(
+                services,
+                plain,
+                interval=settings.dispatch_interval,
+                lease=timedelta(seconds=settings.outbox_lease),
+            )
             services.cases.on_change = dispatcher.wake
             app[TASKS] = [asyncio.create_task(dispatcher.run(app[STOP]))]
         else:

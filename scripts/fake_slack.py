@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
+import contextlib
+
+from tests.fakes.slack_api import FakeSlack
 
 
 class ShowingFake(FakeSlack):
@@ -41,8 +42,9 @@ async def main(port: int) -> None:
 
     async def last_view(_: web.Request) -> web.Response:
         views = [c for c in fake.calls if c.method.startswith("views.")]
-        return web.json_response({"count": len(views),
-                                  "view": views[-1].args.get("view") if views else {}})
+        return web.json_response(
+            {"count": len(views), "view": views[-1].args.get("view") if views else {}}
+        )
 
     async def messages(_: web.Request) -> web.Response:
         return web.json_response(fake.messages)
@@ -59,7 +61,5 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=3999)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(parser.parse_args().port))
-    except KeyboardInterrupt:
-        pass

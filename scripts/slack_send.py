@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.fakes.signing import (  # noqa: E402
+from tests.fakes.signing import (
     block_action,
     command_body,
     interactive_body,
@@ -32,8 +32,12 @@ from tests.fakes.signing import (  # noqa: E402
 
 
 def _post(bot: str, body: str, secret: str) -> tuple[int, str]:
-    req = urllib.request.Request(bot + "/slack/events", data=body.encode(),
-                                 headers=signed_headers(body, secret=secret), method="POST")
+    req = urllib.request.Request(
+        bot + "/slack/events",
+        data=body.encode(),
+        headers=signed_headers(body, secret=secret),
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.read().decode()
@@ -77,19 +81,23 @@ def _show(view: dict[str, Any]) -> None:
             print(t["text"])
         for e in b.get("elements") or []:
             if isinstance(e.get("text"), dict):
-                print(f"  [{e['action_id']}] {e['text']['text']}" if e.get("action_id")
-                      else e["text"]["text"])
+                print(
+                    f"  [{e['action_id']}] {e['text']['text']}"
+                    if e.get("action_id")
+                    else e["text"]["text"]
+                )
         if b.get("accessory"):
             a = b["accessory"]
             print(f"  [{a['action_id']}] {a['text']['text']}")
     if view.get("submit"):
-        print("  (free-text question: answer \"…\")")
+        print('  (free-text question: answer "…")')
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("what", choices=["command", "show", "choose", "answer", "continue", "back",
-                                    "record"])
+    p.add_argument(
+        "what", choices=["command", "show", "choose", "answer", "continue", "back", "record"]
+    )
     p.add_argument("arg", nargs="?", default="")
     p.add_argument("--bot", default="http://127.0.0.1:3000")
     p.add_argument("--fake", default="http://127.0.0.1:3999")
@@ -109,8 +117,9 @@ def main() -> int:
         return 0
     buttons = _buttons(view)
     if a.what == "answer":
-        body = interactive_body(view_submission(view.get("private_metadata", ""), a.arg,
-                                                user=a.user))
+        body = interactive_body(
+            view_submission(view.get("private_metadata", ""), a.arg, user=a.user)
+        )
         status, text = _post(a.bot, body, secret)
         print(status)
         reply = json.loads(text) if text.startswith("{") else {}
@@ -120,13 +129,23 @@ def main() -> int:
         elif reply:
             print(reply)
         return 0 if status == 200 else 1
-    action_id = {"choose": f"eb.choose:{int(a.arg or 1) - 1}", "continue": "eb.continue",
-                 "back": "eb.back", "record": "eb.record_dm"}[a.what]
+    action_id = {
+        "choose": f"eb.choose:{int(a.arg or 1) - 1}",
+        "continue": "eb.continue",
+        "back": "eb.back",
+        "record": "eb.record_dm",
+    }[a.what]
     if action_id not in buttons:
         print(f"no '{a.what}' button in the last view; try `show`", file=sys.stderr)
         return 1
-    body = interactive_body(block_action(action_id, buttons[action_id], user=a.user,
-                                         private_metadata=view.get("private_metadata", "")))
+    body = interactive_body(
+        block_action(
+            action_id,
+            buttons[action_id],
+            user=a.user,
+            private_metadata=view.get("private_metadata", ""),
+        )
+    )
     status, _ = _post(a.bot, body, secret)
     print(status, "(the bot updates the view; run `show`)")
     return 0 if status == 200 else 1

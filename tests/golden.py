@@ -32,8 +32,15 @@ def load_walks() -> list[Walk]:
     for f in sorted(GOLDEN_DIR.glob("*.yaml")):
         data = yaml.safe_load(f.read_text(encoding="utf-8"))
         for w in data["walks"]:
-            walks.append(Walk(data["tree"], tuple(w["answers"]), tuple(w["path"]), w["outcome"],
-                              w["escalation"]))
+            walks.append(
+                Walk(
+                    data["tree"],
+                    tuple(w["answers"]),
+                    tuple(w["path"]),
+                    w["outcome"],
+                    w["escalation"],
+                )
+            )
     return walks
 
 
@@ -41,8 +48,9 @@ def shipped() -> Content:
     return load_content(REPO_ROOT, environ={})
 
 
-def replay(engine: Engine, content: Content, walk: Walk, lang: str = "en"
-           ) -> tuple[list[str], Turn]:
+def replay(
+    engine: Engine, content: Content, walk: Walk, lang: str = "en"
+) -> tuple[list[str], Turn]:
     """Feed the answers as a console user would; return the nodes visited and the last turn."""
     tree = content.trees[walk.tree]
     turn = engine.start(tree, "00000000-0000-0000-0000-000000000000", lang)
@@ -57,12 +65,14 @@ def replay(engine: Engine, content: Content, walk: Walk, lang: str = "en"
         elif isinstance(last, Ask):
             choice = answers.pop(0)
             assert isinstance(choice, int), f"expected an option number at {last.node}"
-            turn = engine.choose(tree, turn.state, node=last.node, version=last.version,
-                                 option=choice - 1)
+            turn = engine.choose(
+                tree, turn.state, node=last.node, version=last.version, option=choice - 1
+            )
         elif isinstance(last, AskText):
             text = answers.pop(0)
-            turn = engine.answer(tree, turn.state, node=last.node, version=last.version,
-                                 text=str(text))
+            turn = engine.answer(
+                tree, turn.state, node=last.node, version=last.version, text=str(text)
+            )
         visited.append(turn.state.node)
     assert answers == [], f"answers left over: {answers}"
     return visited, turn

@@ -63,12 +63,17 @@ class SlackBot:
         if self.runner:
             await self.runner.cleanup()
 
-    async def post(self, body: str, headers: dict[str, str] | None = None,
-                   content_type: str = "application/x-www-form-urlencoded") -> Reply:
+    async def post(
+        self,
+        body: str,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> Reply:
         assert self.http is not None
         hdrs = headers if headers is not None else signed_headers(body, content_type=content_type)
-        async with self.http.post(self.url + "/slack/events", data=body.encode(),
-                                  headers=hdrs) as r:
+        async with self.http.post(
+            self.url + "/slack/events", data=body.encode(), headers=hdrs
+        ) as r:
             return Reply(r.status, await r.text())
 
     async def command(self, text: str = "", user: str = "U1") -> Reply:
@@ -100,20 +105,30 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def slack_env(db_url: str, fake_url: str, content: Path = FIXTURE_CONTENT,
-              **extra: str) -> dict[str, str]:
+def slack_env(
+    db_url: str, fake_url: str, content: Path = FIXTURE_CONTENT, **extra: str
+) -> dict[str, str]:
     env = {
-        "DATABASE_URL": db_url, "ETHICSBOT_CONTENT": str(content),
-        "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SLACK_API_URL": fake_url, "COMPLIANCE_SLACK_CHANNEL": "CCOMPLY",
-        "COMPLIANCE_SLACK_USERS": "UOFFICER1,UOFFICER2", "TRAINER_SLACK_USERS": "UTRAINER",
+        "DATABASE_URL": db_url,
+        "ETHICSBOT_CONTENT": str(content),
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_API_URL": fake_url,
+        "COMPLIANCE_SLACK_CHANNEL": "CCOMPLY",
+        "COMPLIANCE_SLACK_USERS": "UOFFICER1,UOFFICER2",
+        "TRAINER_SLACK_USERS": "UTRAINER",
     }
     env.update(extra)
     return env
 
 
-async def start_bot(db_url: str, fake: FakeSlack, content: Path = FIXTURE_CONTENT,
-                    clock: Clock | None = None, **extra: str) -> SlackBot:
+async def start_bot(
+    db_url: str,
+    fake: FakeSlack,
+    content: Path = FIXTURE_CONTENT,
+    clock: Clock | None = None,
+    **extra: str,
+) -> SlackBot:
     settings = Settings.from_env(slack_env(db_url, fake.url, content, **extra))
     services = bootstrap(settings, clock=clock) if clock else bootstrap(settings)
     return await SlackBot(services, fake).start()

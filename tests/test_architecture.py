@@ -35,9 +35,11 @@ def test_core_is_pure(path: Path) -> None:
         assert _stdlib(name) or name.startswith(CORE_ALLOWED), f"{path.name} imports {name}"
 
 
-@pytest.mark.parametrize("path", sorted(p for p in BOT.rglob("*.py")
-                                        if "adapters" not in p.parts and p.name != "web.py"),
-                         ids=lambda p: str(p.relative_to(BOT)))
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in BOT.rglob("*.py") if "adapters" not in p.parts and p.name != "web.py"),
+    ids=lambda p: str(p.relative_to(BOT)),
+)
 def test_only_adapters_touch_platforms(path: Path) -> None:
     if path.name == "cli.py":
         return  # the CLI starts servers; it imports them lazily inside commands

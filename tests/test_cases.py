@@ -46,8 +46,9 @@ def buttons(view: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-async def walk_to_required(bot: SlackBot, fake: FakeSlack, user: str,
-                           typed: str = "the caller asked for the balance") -> dict[str, Any]:
+async def walk_to_required(
+    bot: SlackBot, fake: FakeSlack, user: str, typed: str = "the caller asked for the balance"
+) -> dict[str, Any]:
     """/ethics mini → someone else → typed facts → continue → tell them: a required report."""
     n_open, n_upd = len(fake.of("views.open")), len(fake.of("views.update"))
     await bot.command("mini", user=user)
@@ -64,51 +65,87 @@ async def walk_to_required(bot: SlackBot, fake: FakeSlack, user: str,
     return (await fake.wait_for("views.update", n_upd + 4))[-1].args["view"]
 
 
-def report_submission(view: dict[str, Any], mode: str, *, user: str, narrative: str = "",
-                      passphrase: str = "", exclude: list[str] | None = None) -> dict[str, Any]:
+def report_submission(
+    view: dict[str, Any],
+    mode: str,
+    *,
+    user: str,
+    narrative: str = "",
+    passphrase: str = "",
+    exclude: list[str] | None = None,
+) -> dict[str, Any]:
     values = {
         "mode": {"value": {"type": "radio_buttons", "selected_option": {"value": mode}}},
         "narrative": {"value": {"type": "plain_text_input", "value": narrative or None}},
         "exclude": {"value": {"type": "multi_users_select", "selected_users": exclude or []}},
         "passphrase": {"value": {"type": "plain_text_input", "value": passphrase or None}},
     }
-    return {"type": "view_submission", "user": {"id": user, "team_id": "T1"},
-            "team": {"id": "T1"}, "trigger_id": "trig-r",
-            "view": {"id": f"VREPORT{abs(hash(user)) % 10**6}", "type": "modal",
-                     "callback_id": CB.REPORT_VIEW,
-                     "private_metadata": view["private_metadata"],
-                     "state": {"values": values}}}
+    return {
+        "type": "view_submission",
+        "user": {"id": user, "team_id": "T1"},
+        "team": {"id": "T1"},
+        "trigger_id": "trig-r",
+        "view": {
+            "id": f"VREPORT{abs(hash(user)) % 10**6}",
+            "type": "modal",
+            "callback_id": CB.REPORT_VIEW,
+            "private_metadata": view["private_metadata"],
+            "state": {"values": values},
+        },
+    }
 
 
 def card_posts(fake: FakeSlack) -> list[Any]:
-    return [c for c in fake.of("chat.postMessage") if c.args.get("channel") == "CCOMPLY"
-            and not c.args.get("thread_ts")]
+    return [
+        c
+        for c in fake.of("chat.postMessage")
+        if c.args.get("channel") == "CCOMPLY" and not c.args.get("thread_ts")
+    ]
 
 
 def card_action(action_id: str, case_id: str, user: str, **extra: Any) -> str:
     action = {"type": "button", "action_id": action_id, "value": case_id, "block_id": "b"}
     action.update(extra)
-    return interactive_body({
-        "type": "block_actions", "user": {"id": user}, "team": {"id": "T1"},
-        "trigger_id": f"trig-{user}", "channel": {"id": "CCOMPLY"},
-        "container": {"type": "message", "channel_id": "CCOMPLY"},
-        "message": {"ts": "1"}, "actions": [action]})
+    return interactive_body(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "team": {"id": "T1"},
+            "trigger_id": f"trig-{user}",
+            "channel": {"id": "CCOMPLY"},
+            "container": {"type": "message", "channel_id": "CCOMPLY"},
+            "message": {"ts": "1"},
+            "actions": [action],
+        }
+    )
 
 
 def modal_submit(callback_id: str, metadata: str, user: str, values: dict[str, Any]) -> str:
-    return interactive_body({
-        "type": "view_submission", "user": {"id": user}, "team": {"id": "T1"},
-        "view": {"id": "VX", "type": "modal", "callback_id": callback_id,
-                 "private_metadata": metadata, "state": {"values": values}}})
+    return interactive_body(
+        {
+            "type": "view_submission",
+            "user": {"id": user},
+            "team": {"id": "T1"},
+            "view": {
+                "id": "VX",
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": metadata,
+                "state": {"values": values},
+            },
+        }
+    )
 
 
 async def test_required_escalation_reaches_compliance_once_and_is_handled(
-        bot: SlackBot, fake: FakeSlack) -> None:
+    bot: SlackBot, fake: FakeSlack
+) -> None:
     view = await walk_to_required(bot, fake, "U1")
     assert "Anonymous" in str(view) and "Slack itself records" in str(view)
     narrative = "My manager told me to <!channel> hide it"
-    r = await bot.post(interactive_body(report_submission(view, "named", user="U1",
-                                                          narrative=narrative)))
+    r = await bot.post(
+        interactive_body(report_submission(view, "named", user="U1", narrative=narrative))
+    )
     done = r.json()
     assert done["response_action"] == "update"
     assert "ETH-" in str(done["view"]) and "is recorded" in str(done["view"])
@@ -118,8 +155,7 @@ async def test_required_escalation_reaches_compliance_once_and_is_handled(
     assert "ETH-2026-0001" in shown or "ETH-" in shown
     for secret in ("hide it", "U1", "balance", "Someone else", "Tell them"):
         assert secret not in shown, secret
-    case_id = next(v for k, v in _card_buttons(card.args["blocks"]).items()
-                   if k == CB.CASE_ACK)
+    case_id = next(v for k, v in _card_buttons(card.args["blocks"]).items() if k == CB.CASE_ACK)
 
     # a non-officer's click is refused, audited, and changes nothing
     await bot.post(card_action(CB.CASE_ACK, case_id, "U1"))
@@ -129,19 +165,33 @@ async def test_required_escalation_reaches_compliance_once_and_is_handled(
     await bot.post(card_action(CB.CASE_ACK, case_id, "UOFFICER1"))
     await eventually(lambda: len(fake.of("chat.update")) == 1)
     assert "acknowledged" in str(fake.of("chat.update")[-1].args["blocks"])
-    await bot.post(card_action(CB.CASE_ASSIGN, case_id, "UOFFICER1",
-                               selected_user="UOFFICER2", value=None,
-                               block_id=f"assign:{case_id}"))
+    await bot.post(
+        card_action(
+            CB.CASE_ASSIGN,
+            case_id,
+            "UOFFICER1",
+            selected_user="UOFFICER2",
+            value=None,
+            block_id=f"assign:{case_id}",
+        )
+    )
     await eventually(lambda: len(fake.of("chat.update")) == 2)
     assert "<@UOFFICER2>" in str(fake.of("chat.update")[-1].args["blocks"])
     await bot.post(card_action(CB.CASE_ASK, case_id, "UOFFICER2"))
     ask_modal = (await fake.wait_for("views.open", 2))[-1].args["view"]
     assert ask_modal["callback_id"] == CB.CASE_TEXT_VIEW
-    r = await bot.post(modal_submit(CB.CASE_TEXT_VIEW, ask_modal["private_metadata"], "UOFFICER2",
-                                    {"text": {"value": {"value": "When did this happen?"}}}))
+    r = await bot.post(
+        modal_submit(
+            CB.CASE_TEXT_VIEW,
+            ask_modal["private_metadata"],
+            "UOFFICER2",
+            {"text": {"value": {"value": "When did this happen?"}}},
+        )
+    )
     assert r.status == 200
-    await eventually(lambda: any(c.args.get("channel") == "U1"
-                                 for c in fake.of("chat.postMessage")))
+    await eventually(
+        lambda: any(c.args.get("channel") == "U1" for c in fake.of("chat.postMessage"))
+    )
     dm = [c for c in fake.of("chat.postMessage") if c.args.get("channel") == "U1"][-1]
     assert "When did this happen?" in str(dm.args["blocks"])
     await bot.post(card_action(CB.CASE_VIEW, case_id, "UOFFICER2"))
@@ -149,36 +199,58 @@ async def test_required_escalation_reaches_compliance_once_and_is_handled(
     assert "&lt;!channel&gt; hide it" in str(details) and "<@U1>" in str(details)
     await bot.post(card_action(CB.CASE_CLOSE, case_id, "UOFFICER2"))
     close_modal = (await fake.wait_for("views.open", 4))[-1].args["view"]
-    await bot.post(modal_submit(CB.CASE_CLOSE_VIEW, close_modal["private_metadata"], "UOFFICER2", {
-        "outcome": {"value": {"selected_option": {"value": "advice_given"}}},
-        "text": {"value": {"value": "Coached the team on disclosure."}}}))
+    await bot.post(
+        modal_submit(
+            CB.CASE_CLOSE_VIEW,
+            close_modal["private_metadata"],
+            "UOFFICER2",
+            {
+                "outcome": {"value": {"selected_option": {"value": "advice_given"}}},
+                "text": {"value": {"value": "Coached the team on disclosure."}},
+            },
+        )
+    )
     await eventually(lambda: "closed" in str(fake.of("chat.update")[-1].args["blocks"]))
     assert len(card_posts(fake)) == 1
     with bot.services.db.tx() as s:
         kinds = s.execute(text("SELECT kind FROM case_events ORDER BY id")).scalars().all()
         verdict = audit.verify(s)
-        refused = s.execute(text(
-            "SELECT action FROM audit_log WHERE result = 'refused'")).scalars().all()
+        refused = (
+            s.execute(text("SELECT action FROM audit_log WHERE result = 'refused'")).scalars().all()
+        )
     assert kinds == ["created", "acknowledge", "assign", "ask", "view", "close"]
     assert verdict.ok and refused == ["case.acknowledge"]
 
 
 def _card_buttons(blocks: list[dict[str, Any]]) -> dict[str, str]:
-    return {e["action_id"]: e.get("value", "") for b in blocks for e in b.get("elements") or []
-            if e.get("type") == "button"}
+    return {
+        e["action_id"]: e.get("value", "")
+        for b in blocks
+        for e in b.get("elements") or []
+        if e.get("type") == "button"
+    }
 
 
 async def test_anonymous_report_leaves_no_trace_of_the_reporter(
-        fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="bot")
     db_file = tmp_path / "anon.db"
     bot = await start_bot(f"sqlite:///{db_file}", fake, **FAST)
     try:
         view = await walk_to_required(bot, fake, "UANON42")
         before = len(fake.calls)
-        r = await bot.post(interactive_body(report_submission(
-            view, "anonymous", user="UANON42", narrative="seen at the counter",
-            passphrase="correct horse battery")))
+        r = await bot.post(
+            interactive_body(
+                report_submission(
+                    view,
+                    "anonymous",
+                    user="UANON42",
+                    narrative="seen at the counter",
+                    passphrase="correct horse battery",
+                )
+            )
+        )
         shown = str(r.json()["view"])
         receipt = shown.split("*R-")[1].split("*")[0]
         await eventually(lambda: len(card_posts(fake)) == 1)
@@ -186,19 +258,47 @@ async def test_anonymous_report_leaves_no_trace_of_the_reporter(
         case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
         await bot.post(card_action(CB.CASE_ASK, case_id, "UOFFICER1"))
         modal = (await fake.wait_for("views.open", 2))[-1].args["view"]
-        await bot.post(modal_submit(CB.CASE_TEXT_VIEW, modal["private_metadata"], "UOFFICER1",
-                                    {"text": {"value": {"value": "Which day was it?"}}}))
-        login = await bot.post(modal_submit(CB.STATUS_VIEW, "", "UANON42", {
-            "receipt": {"value": {"value": f"R-{receipt}"}},
-            "passphrase": {"value": {"value": "correct horse battery"}}}))
+        await bot.post(
+            modal_submit(
+                CB.CASE_TEXT_VIEW,
+                modal["private_metadata"],
+                "UOFFICER1",
+                {"text": {"value": {"value": "Which day was it?"}}},
+            )
+        )
+        login = await bot.post(
+            modal_submit(
+                CB.STATUS_VIEW,
+                "",
+                "UANON42",
+                {
+                    "receipt": {"value": {"value": f"R-{receipt}"}},
+                    "passphrase": {"value": {"value": "correct horse battery"}},
+                },
+            )
+        )
         status = login.json()["view"]
         assert "Which day was it?" in str(status)
-        answered = await bot.post(modal_submit(CB.ANSWER_VIEW, status["private_metadata"],
-                                               "UANON42", {"answer": {"value": {"value": "Monday"}}}))
+        answered = await bot.post(
+            modal_submit(
+                CB.ANSWER_VIEW,
+                status["private_metadata"],
+                "UANON42",
+                {"answer": {"value": {"value": "Monday"}}},
+            )
+        )
         assert "Monday" in str(answered.json()["view"])
-        wrong = await bot.post(modal_submit(CB.STATUS_VIEW, "", "UANON42", {
-            "receipt": {"value": {"value": f"R-{receipt}"}},
-            "passphrase": {"value": {"value": "wrong guess!"}}}))
+        wrong = await bot.post(
+            modal_submit(
+                CB.STATUS_VIEW,
+                "",
+                "UANON42",
+                {
+                    "receipt": {"value": {"value": f"R-{receipt}"}},
+                    "passphrase": {"value": {"value": "wrong guess!"}},
+                },
+            )
+        )
         assert "do not match" in str(wrong.json())
     finally:
         await bot.stop()
@@ -211,7 +311,8 @@ async def test_anonymous_report_leaves_no_trace_of_the_reporter(
 
 
 async def test_a_slack_outage_delays_the_card_then_delivers_it_once(
-        bot: SlackBot, fake: FakeSlack) -> None:
+    bot: SlackBot, fake: FakeSlack
+) -> None:
     fake.fail("chat.postMessage", 429, times=1, retry_after=1, error="ratelimited")
     view = await walk_to_required(bot, fake, "U5")
     await bot.post(interactive_body(report_submission(view, "confidential", user="U5")))
@@ -219,8 +320,9 @@ async def test_a_slack_outage_delays_the_card_then_delivers_it_once(
     failed = [c for c in fake.calls if c.method == "chat.postMessage!failed"]
     assert len(failed) == 1
     with bot.services.db.tx() as s:
-        row = s.execute(text("SELECT attempts, status, last_error FROM outbox "
-                             "WHERE kind = 'case_card'")).one()
+        row = s.execute(
+            text("SELECT attempts, status, last_error FROM outbox WHERE kind = 'case_card'")
+        ).one()
     assert row[0] == 2 and row[1] == "sent" and "429" in row[2]
     # server errors: backed off and retried, never dropped, never doubled
     fake.fail("chat.postMessage", 500, times=2)
@@ -232,16 +334,16 @@ async def test_a_slack_outage_delays_the_card_then_delivers_it_once(
 
 async def test_excluded_officer_cannot_see_or_act(bot: SlackBot, fake: FakeSlack) -> None:
     view = await walk_to_required(bot, fake, "U7")
-    await bot.post(interactive_body(report_submission(view, "named", user="U7",
-                                                      exclude=["UOFFICER2"])))
+    await bot.post(
+        interactive_body(report_submission(view, "named", user="U7", exclude=["UOFFICER2"]))
+    )
     await eventually(lambda: len(card_posts(fake)) == 1)
     case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
     await bot.post(card_action(CB.CASE_VIEW, case_id, "UOFFICER2"))
     await eventually(lambda: len(fake.of("chat.postEphemeral")) == 1)
     assert "excluded" in fake.of("chat.postEphemeral")[0].args["text"]
     with bot.services.db.tx() as s:
-        assert s.execute(text("SELECT count(*) FROM case_events WHERE kind = 'view'")
-                         ).scalar() == 0
+        assert s.execute(text("SELECT count(*) FROM case_events WHERE kind = 'view'")).scalar() == 0
 
 
 class FakeClock:
@@ -264,8 +366,11 @@ async def test_reminders_repeat_until_acknowledged(fake: FakeSlack, sqlite_url: 
         await eventually(lambda: len(fake.of("chat.update")) == 1)
 
         def reminders() -> list[Any]:
-            return [c for c in fake.of("chat.postMessage") if "Reminder" in str(c.args)
-                    or "OVERDUE" in str(c.args)]
+            return [
+                c
+                for c in fake.of("chat.postMessage")
+                if "Reminder" in str(c.args) or "OVERDUE" in str(c.args)
+            ]
 
         cases = bot.services.cases
         # assigned means acknowledged: the feedback clock (3 months) runs, with its points
@@ -286,8 +391,9 @@ async def test_reminders_repeat_until_acknowledged(fake: FakeSlack, sqlite_url: 
         await bot.stop()
 
 
-async def test_report_command_rate_limit_and_compliance_home(bot: SlackBot,
-                                                            fake: FakeSlack) -> None:
+async def test_report_command_rate_limit_and_compliance_home(
+    bot: SlackBot, fake: FakeSlack
+) -> None:
     await bot.command("report", user="U9")
     view = (await fake.wait_for("views.open"))[-1].args["view"]
     assert view["callback_id"] == CB.REPORT_VIEW and "topic" in str(view)
@@ -295,7 +401,8 @@ async def test_report_command_rate_limit_and_compliance_home(bot: SlackBot,
         sub = report_submission(view, "named", user="U9", narrative=f"report {i}")
         sub["view"]["id"] = f"VR{i}"
         sub["view"]["state"]["values"]["topic"] = {
-            "value": {"type": "static_select", "selected_option": {"value": "honesty"}}}
+            "value": {"type": "static_select", "selected_option": {"value": "honesty"}}
+        }
         r = await bot.post(interactive_body(sub))
         if i < 5:
             assert r.json()["response_action"] == "update"
@@ -325,16 +432,40 @@ def test_cases_export_keeps_identities_out(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'e.db'}"
     services = bootstrap(Settings.from_env(settings_env(url)))
-    services.cases.escalate(reporter_identity="slack:T1:UNAMED", mode="named", record=None,
-                            topic="honesty", session_id=None, narrative="private words")
-    services.cases.escalate(reporter_identity="slack:T1:UANON", mode="anonymous", record=None,
-                            topic="confidentiality", session_id=None, passphrase="longenough")
+    services.cases.escalate(
+        reporter_identity="slack:T1:UNAMED",
+        mode="named",
+        record=None,
+        topic="honesty",
+        session_id=None,
+        narrative="private words",
+    )
+    services.cases.escalate(
+        reporter_identity="slack:T1:UANON",
+        mode="anonymous",
+        record=None,
+        topic="confidentiality",
+        session_id=None,
+        passphrase="longenough",
+    )
     env = {**os.environ, **settings_env(url)}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "export", "--format", "csv"],
-                         capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "cases", "export", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout
     lines = out.strip().splitlines()
     assert lines[0].startswith("ref,mode,topic,severity,status") and len(lines) == 3
     assert "UNAMED" not in out and "UANON" not in out and "private words" not in out
-    js = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "export", "--format", "json"],
-                        capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    js = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "cases", "export", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout
     assert '"by_topic"' in js and "UNAMED" not in js

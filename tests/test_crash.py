@@ -39,9 +39,12 @@ class Server:
 
     async def start(self) -> str:
         env = {**os.environ, **self.env, "PORT": str(self.port)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host",
-                                      "127.0.0.1"], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{self.port}"
         async with aiohttp.ClientSession() as http:
             for _ in range(200):
@@ -86,17 +89,25 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 @pytest.mark.parametrize("kill_at", ["after_report", "inside_post", "after_post"])
 async def test_sigkill_during_escalation_leaves_exactly_one_card(
-        fake: FakeSlack, tmp_path: Path, kill_at: str) -> None:
-    env = slack_env(f"sqlite:///{tmp_path / 'crash.db'}", fake.url, FIXTURE_CONTENT,
-                    ETHICSBOT_DISPATCH_INTERVAL="0.05", ETHICSBOT_OUTBOX_LEASE="1")
+    fake: FakeSlack, tmp_path: Path, kill_at: str
+) -> None:
+    env = slack_env(
+        f"sqlite:///{tmp_path / 'crash.db'}",
+        fake.url,
+        FIXTURE_CONTENT,
+        ETHICSBOT_DISPATCH_INTERVAL="0.05",
+        ETHICSBOT_OUTBOX_LEASE="1",
+    )
     server = Server(env)
     url = await server.start()
     bot = RemoteBot(url, fake)
     try:
         if kill_at == "inside_post":  # Slack has the message; we die before hearing back
+
             def die(args: dict[str, Any]) -> None:
                 if args.get("channel") == "CCOMPLY" and not args.get("thread_ts"):
                     server.kill()
+
             fake.hooks["chat.postMessage"] = die
         elif kill_at == "after_report":  # hold delivery so the kill lands before it
             fake.fail("chat.postMessage", 500, times=1)

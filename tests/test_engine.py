@@ -100,10 +100,21 @@ def test_session_resumes_from_json_and_is_pinned_to_its_tree_version() -> None:
 def test_decision_record_follows_the_four_steps() -> None:
     state = _walk([1, "asked for the balance", 1])
     record = ENGINE.record(TREE, state)
-    assert [s.step for s in record.steps] == [Step.identify, Step.gather, Step.evaluate, Step.decide]
-    assert [(e.answer, e.typed) for e in record.steps[1].entries] == [("asked for the balance", True)]
+    assert [s.step for s in record.steps] == [
+        Step.identify,
+        Step.gather,
+        Step.evaluate,
+        Step.decide,
+    ]
+    assert [(e.answer, e.typed) for e in record.steps[1].entries] == [
+        ("asked for the balance", True)
+    ]
     assert [name for name, _ in record.steps[2].weighing] == [
-        "Policies", "Legal", "Universal values", "Self"]
+        "Policies",
+        "Legal",
+        "Universal values",
+        "Self",
+    ]
     assert isinstance(record.outcome, OutcomeReply)
     assert [c.id for c in record.outcome.cites] == ["T-1", "T-2"]
     assert record.outcome.cites[0].title == "Deposit secrecy"

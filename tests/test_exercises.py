@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from sqlalchemy import text
 from tests.conftest import settings_env
 from tests.fakes.signing import command_body, interactive_body
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import SlackBot, eventually, start_bot
+from tests.harness import eventually, start_bot
 from tests.test_cases import FAST, FakeClock
 
 SHANGHAI_MON_0900 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
@@ -33,37 +32,57 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 def posts(fake: FakeSlack) -> list[Any]:
-    return [c for c in fake.of("chat.postMessage")
-            if c.args.get("channel") == "CTRAIN" and not c.args.get("thread_ts")]
+    return [
+        c
+        for c in fake.of("chat.postMessage")
+        if c.args.get("channel") == "CTRAIN" and not c.args.get("thread_ts")
+    ]
 
 
 def reveals(fake: FakeSlack) -> list[Any]:
-    return [c for c in fake.of("chat.postMessage")
-            if c.args.get("channel") == "CTRAIN" and c.args.get("thread_ts")]
+    return [
+        c
+        for c in fake.of("chat.postMessage")
+        if c.args.get("channel") == "CTRAIN" and c.args.get("thread_ts")
+    ]
 
 
 def answer_click(fake: FakeSlack, post: Any, index: int, user: str) -> str:
-    button = [e for b in post.args["blocks"] if b.get("accessory")
-              for e in [b["accessory"]]][index]
-    return interactive_body({
-        "type": "block_actions", "user": {"id": user}, "team": {"id": "T1"},
-        "channel": {"id": "CTRAIN"}, "container": {"type": "message"},
-        "message": {"ts": "1"}, "trigger_id": "t",
-        "response_url": fake.url.replace("/api/", f"/response/{user}"),
-        "actions": [{"type": "button", "action_id": button["action_id"],
-                     "value": button["value"], "block_id": "b",
-                     "action_ts": f"{time.time():.6f}"}]})
+    button = [e for b in post.args["blocks"] if b.get("accessory") for e in [b["accessory"]]][index]
+    return interactive_body(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "team": {"id": "T1"},
+            "channel": {"id": "CTRAIN"},
+            "container": {"type": "message"},
+            "message": {"ts": "1"},
+            "trigger_id": "t",
+            "response_url": fake.url.replace("/api/", f"/response/{user}"),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": button["action_id"],
+                    "value": button["value"],
+                    "block_id": "b",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+    )
 
 
-async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url: str
-                                                        ) -> None:
+async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url: str) -> None:
     clock = FakeClock(SHANGHAI_MON_0900 - timedelta(days=1))
     url = db_url  # SQLite, and PostgreSQL where it runs: two processes, one database
     a = await start_bot(url, fake, clock=clock, **FAST)
     b = await start_bot(url, fake, clock=clock, **FAST)  # a second process on the same database
     try:
-        r = await a.post(command_body("exercise weekly mon 09:00 fri 16:00 Asia/Shanghai",
-                                      user="UTRAINER").replace("C1", "CTRAIN"))
+        r = await a.post(
+            command_body(
+                "exercise weekly mon 09:00 fri 16:00 Asia/Shanghai", user="UTRAINER"
+            ).replace("C1", "CTRAIN")
+        )
         assert "Weekly rotation" in r.json()["text"]
         confirmed = 0
         for week in range(3):
@@ -98,9 +117,14 @@ async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url:
     confirmations = [c.args for c in fake.of("response_url")]
     assert all(c["response_type"] == "ephemeral" for c in confirmations)
     env = {**os.environ, **settings_env(url)}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "exercise", "results", "--format",
-                          "json"], env=env, capture_output=True, text=True, timeout=60,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "exercise", "results", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     results = json.loads(out)
     assert [r["answers"] for r in results] == [6, 3, 6]
     assert results[0]["distribution"] == {"a": 1, "b": 3, "c": 2}
@@ -126,17 +150,22 @@ async def test_only_trainers_schedule_and_cancel(fake: FakeSlack, sqlite_url: st
     finally:
         await bot.stop()
     assert [tuple(r) for r in rows] == [
-        ("exercise.schedule", "refused"), ("exercise.schedule", "ok"),
-        ("exercise.cancel", "refused"), ("exercise.cancel", "ok")]
+        ("exercise.schedule", "refused"),
+        ("exercise.schedule", "ok"),
+        ("exercise.cancel", "refused"),
+        ("exercise.cancel", "ok"),
+    ]
 
 
-async def test_a_missed_post_goes_out_late_once_and_says_so(fake: FakeSlack,
-                                                            sqlite_url: str) -> None:
+async def test_a_missed_post_goes_out_late_once_and_says_so(
+    fake: FakeSlack, sqlite_url: str
+) -> None:
     clock = FakeClock(SHANGHAI_MON_0900 - timedelta(days=2))
     bot = await start_bot(sqlite_url, fake, clock=clock, **FAST)
     try:
-        bot.services.exercises.schedule("UTRAINER", channel="CTRAIN", kind="weekly",
-                                        post="mon 09:00", reveal="fri 16:00")
+        bot.services.exercises.schedule(
+            "UTRAINER", channel="CTRAIN", kind="weekly", post="mon 09:00", reveal="fri 16:00"
+        )
         clock.now = SHANGHAI_MON_0900 + timedelta(days=1, hours=3)  # the server was down
         bot.services.exercises.tick()
         bot.services.exercises.tick()

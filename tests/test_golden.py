@@ -39,8 +39,9 @@ def test_engine_replay(walk: Walk, lang: str) -> None:
 
 @pytest.mark.parametrize("walk", WALKS, ids=lambda w: w.name)
 def test_console_replay(walk: Walk, tmp_path: Path) -> None:
-    services = bootstrap(Settings.from_env(settings_env(f"sqlite:///{tmp_path / 'c.db'}",
-                                                        REPO_ROOT)))
+    services = bootstrap(
+        Settings.from_env(settings_env(f"sqlite:///{tmp_path / 'c.db'}", REPO_ROOT))
+    )
     out: list[str] = []
     stdin = io.StringIO("".join(f"{a}\n" for a in walk.answers))
     console = Console(services.consult, stdin=stdin, out=out.append, owner="console:test")
@@ -82,8 +83,11 @@ async def test_slack_replay(walk: Walk, fake: FakeSlack, tmp_path: Path) -> None
         answers = list(walk.answers)
         updates = 0
         while True:
-            ids = {e.get("action_id") for b in view["blocks"]
-                   for e in [b.get("accessory") or {}, *(b.get("elements") or [])]}
+            ids = {
+                e.get("action_id")
+                for b in view["blocks"]
+                for e in [b.get("accessory") or {}, *(b.get("elements") or [])]
+            }
             if A.RECORD_DM in ids:
                 break
             if view.get("submit"):  # a free-text question

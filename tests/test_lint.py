@@ -36,13 +36,26 @@ def test_fixture_tree_is_valid() -> None:
 
 def test_cli_exit_codes_and_format() -> None:
     env = dict(os.environ, ETHICSBOT_CONTENT=str(FIXTURE_CONTENT))
-    bad = subprocess.run([sys.executable, "-m", "bot.cli", "validate", str(MUST_FAIL)],
-                         capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "validate", str(MUST_FAIL)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert bad.returncode == 1
     first = bad.stdout.splitlines()[0]
-    assert first == f"{MUST_FAIL / 'alias-bomb.yaml'}:1: -: YAML anchors and aliases (&, *) are not allowed"
-    good = subprocess.run([sys.executable, "-m", "bot.cli", "validate"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    assert (
+        first
+        == f"{MUST_FAIL / 'alias-bomb.yaml'}:1: -: YAML anchors and aliases (&, *) are not allowed"
+    )
+    good = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "validate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert (good.returncode, good.stdout.strip()) == (0, "ok")
 
 
@@ -51,19 +64,27 @@ def test_duplicate_tree_ids_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_bytes(src)
     (tmp_path / "b.yaml").write_bytes(src)
     problems = [str(p) for p in validate([tmp_path], FIXTURE_CONTENT, environ={})]
-    assert problems == [f"{tmp_path / 'b.yaml'}:2: -: duplicate tree id 'mini' "
-                        f"(also in {tmp_path / 'a.yaml'})"]
+    assert problems == [
+        f"{tmp_path / 'b.yaml'}:2: -: duplicate tree id 'mini' (also in {tmp_path / 'a.yaml'})"
+    ]
 
 
-@pytest.mark.parametrize(("raw", "line", "message"), [
-    (b"a: 1\n" + b"#" * MAX_BYTES, 0, f"larger than the {MAX_BYTES} allowed"),
-    (b"a: " + b"[" * 200_000 + b"]" * 200_000, 1, "nesting deeper than 32 levels"),
-    (b"{" * 100_000, 1, "nesting deeper than 32 levels"),
-    (b"a: 1\nb: [1, 2\n", 3, "invalid YAML"),
-    (b"a: !!python/object/apply:os.system ['echo hi']\n", 1, "explicit YAML tags are not allowed"),
-    (b"", 1, "file is empty"),
-    (b"ok: 1\n\xff\xfe\n", 2, "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("raw", "line", "message"),
+    [
+        (b"a: 1\n" + b"#" * MAX_BYTES, 0, f"larger than the {MAX_BYTES} allowed"),
+        (b"a: " + b"[" * 200_000 + b"]" * 200_000, 1, "nesting deeper than 32 levels"),
+        (b"{" * 100_000, 1, "nesting deeper than 32 levels"),
+        (b"a: 1\nb: [1, 2\n", 3, "invalid YAML"),
+        (
+            b"a: !!python/object/apply:os.system ['echo hi']\n",
+            1,
+            "explicit YAML tags are not allowed",
+        ),
+        (b"", 1, "file is empty"),
+        (b"ok: 1\n\xff\xfe\n", 2, "not UTF-8"),
+    ],
+)
 def test_hostile_yaml_is_refused_with_a_line(raw: bytes, line: int, message: str) -> None:
     with pytest.raises(YamlError) as err:
         load_yaml(raw)

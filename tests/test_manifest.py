@@ -10,14 +10,28 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "shared" / "schemas" /
-                     "slack-app-manifest.schema.1.0.0.json").read_text()) \
-    if (Path(__file__).resolve().parents[2] / "shared").is_dir() else None
+SCHEMA = (
+    json.loads(
+        (
+            Path(__file__).resolve().parents[2]
+            / "shared"
+            / "schemas"
+            / "slack-app-manifest.schema.1.0.0.json"
+        ).read_text()
+    )
+    if (Path(__file__).resolve().parents[2] / "shared").is_dir()
+    else None
+)
 
 
 def _manifest(*args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "manifest", "slack", *args],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "manifest", "slack", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return dict(json.loads(out))
 
 
@@ -38,4 +52,5 @@ def test_http_manifest_points_every_url_at_one_route() -> None:
     assert m["settings"]["event_subscriptions"]["request_url"] == url
     assert m["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert sorted(m["oauth_config"]["scopes"]["bot"]) == sorted(
-        ["commands", "chat:write", "users:read", "channels:history", "groups:history"])
+        ["commands", "chat:write", "users:read", "channels:history", "groups:history"]
+    )

@@ -174,14 +174,16 @@ async def test_a_value_for_another_node_changes_nothing(bot: SlackBot, fake: Fak
         assert s.execute(text("SELECT state_version FROM sessions")).scalar() == 1
 
 
-async def test_forged_stale_and_malformed_requests_are_refused(bot: SlackBot,
-                                                                fake: FakeSlack) -> None:
+async def test_forged_stale_and_malformed_requests_are_refused(
+    bot: SlackBot, fake: FakeSlack
+) -> None:
     body = command_body("mini")
     assert (await bot.post(body, signed_headers(body, secret="wrong"))).status == 401
     old = int(time.time()) - 600
     assert (await bot.post(body, signed_headers(body, ts=old))).status == 401
-    assert (await bot.post(body, {"Content-Type": "application/x-www-form-urlencoded"})).status \
-        == 401
+    assert (
+        await bot.post(body, {"Content-Type": "application/x-www-form-urlencoded"})
+    ).status == 401
     bad = "payload=%7Bnot-json"
     assert (await bot.post(bad)).status == 400
     huge = "payload=" + "a" * 300_000
@@ -215,8 +217,9 @@ async def test_unknown_topic_shows_picker_with_a_note(bot: SlackBot, fake: FakeS
     assert "I don't know the topic 'astrology'" in _texts(view)
 
 
-async def test_app_home_lists_unfinished_and_ignores_retries(bot: SlackBot,
-                                                             fake: FakeSlack) -> None:
+async def test_app_home_lists_unfinished_and_ignores_retries(
+    bot: SlackBot, fake: FakeSlack
+) -> None:
     await bot.command("mini")
     await fake.wait_for("views.open")
     ev = {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}
@@ -239,17 +242,25 @@ async def test_message_shortcut_never_copies_the_message(bot: SlackBot, fake: Fa
 
     secret_text = "Customer 6222 0000 1111 balance please <!here>"
     payload = {
-        "type": "message_action", "callback_id": A.SHORTCUT, "trigger_id": "trig-9",
-        "user": {"id": "U1"}, "team": {"id": "T1"}, "channel": {"id": "C9"},
+        "type": "message_action",
+        "callback_id": A.SHORTCUT,
+        "trigger_id": "trig-9",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "channel": {"id": "C9"},
         "message": {"ts": "1699.0001", "text": secret_text, "user": "U7"},
-        "message_ts": "1699.0001", "response_url": "https://hooks.invalid/x",
+        "message_ts": "1699.0001",
+        "response_url": "https://hooks.invalid/x",
     }
     assert (await bot.post(interactive_body(payload))).status == 200
     (opened,) = await fake.wait_for("views.open")
     view = opened.args["view"]
     assert "<#C9>" in _texts(view)
-    start = _buttons(view)[f"{A.START}:1"] if _buttons(view).get(f"{A.START}:1") == "mini" \
+    start = (
+        _buttons(view)[f"{A.START}:1"]
+        if _buttons(view).get(f"{A.START}:1") == "mini"
         else next(v for v in _buttons(view).values() if v == "mini")
+    )
     await bot.click(f"{A.START}:0", start, private_metadata=view["private_metadata"])
     await fake.wait_for("views.update")
     assert all(secret_text not in str(c.args) for c in fake.calls)
@@ -278,8 +289,9 @@ async def test_healthz(bot: SlackBot) -> None:
     assert r.status == 200 and r.json()["database"] == "ok" and r.json()["trees"] == 1
 
 
-async def test_rate_limited_view_update_is_retried_by_the_client(bot: SlackBot,
-                                                                  fake: FakeSlack) -> None:
+async def test_rate_limited_view_update_is_retried_by_the_client(
+    bot: SlackBot, fake: FakeSlack
+) -> None:
     await bot.command("mini")
     view = (await fake.wait_for("views.open"))[0].args["view"]
     fake.fail("views.update", 429, times=1, retry_after=1, error="ratelimited")
@@ -302,11 +314,16 @@ def test_every_node_of_every_shipped_tree_renders_within_slack_limits() -> None:
     for tree in content.trees.values():
         for lang in ("en", "zh"):
             for node in tree.nodes:
-                state = SessionState(id=sid, tree_id=tree.id, tree_version=tree.version,
-                                     lang=lang, node=node, history=(),
-                                     status="finished" if tree.nodes[node].outcome else "active")
-                view = B.walk_view(engine.view(tree, state).replies, sid, lang,
-                                   handoff_title="x")
+                state = SessionState(
+                    id=sid,
+                    tree_id=tree.id,
+                    tree_version=tree.version,
+                    lang=lang,
+                    node=node,
+                    history=(),
+                    status="finished" if tree.nodes[node].outcome else "active",
+                )
+                view = B.walk_view(engine.view(tree, state).replies, sid, lang, handoff_title="x")
                 _valid_view(view)
                 assert len(str(view)) < 250_000
     for walk in load_walks():

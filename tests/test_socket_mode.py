@@ -24,8 +24,14 @@ async def test_socket_mode_answers_a_slash_command(sqlite_url: str) -> None:
         await eventually(lambda: bool(fake.sockets))
         assert fake.of("apps.connections.open")[0].token == "xapp-test"
         payload = dict(parse_qsl(command_body("mini")))
-        await fake.push({"envelope_id": "env-1", "type": "slash_commands",
-                         "accepts_response_payload": True, "payload": payload})
+        await fake.push(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": payload,
+            }
+        )
         await eventually(lambda: bool(fake.of("socket.ack")))
         assert fake.of("socket.ack")[0].args["envelope_id"] == "env-1"
         (opened,) = await fake.wait_for("views.open")

@@ -69,8 +69,15 @@ def test_a_session_finishes_on_the_tree_version_it_started(db_url: str, tmp_path
     s = _services(db_url, content)
     turn = s.consult.start("u", "mini", "en")
     tree_file = content / "dilemmas" / "mini.yaml"
-    new = tree_file.read_text().replace("\nversion: 1", "\nversion: 2").replace(
-        '"Refuse and verify", zh: "拒绝并核实"}', '"Refuse, then verify", zh: "先拒绝再核实"}', 1)
+    new = (
+        tree_file.read_text()
+        .replace("\nversion: 1", "\nversion: 2")
+        .replace(
+            '"Refuse and verify", zh: "拒绝并核实"}',
+            '"Refuse, then verify", zh: "先拒绝再核实"}',
+            1,
+        )
+    )
     tree_file.write_text(new)
     assert s.content.maybe_reload(force=True)
     assert s.content.trees["mini"].version == 2
@@ -92,10 +99,15 @@ def test_a_broken_edit_keeps_the_last_good_tree(db_url: str, tmp_path: Path) -> 
     s.content.maybe_reload(force=True)
     assert s.content.trees["mini"].version == 1  # still served
     assert [str(p).split(": ", 1)[1] for p in s.content.problems] == [
-        "weigh: 'next' points to unknown node 'nowhere'", "safe: unreachable from start node 'who'"]
+        "weigh: 'next' points to unknown node 'nowhere'",
+        "safe: unreachable from start node 'who'",
+    ]
     # an edit without a version bump is refused too: the registered content stays
-    tree_file.write_text((FIXTURE_CONTENT / "dilemmas" / "mini.yaml").read_text().replace(
-        "Who is asking?", "Who is calling?"))
+    tree_file.write_text(
+        (FIXTURE_CONTENT / "dilemmas" / "mini.yaml")
+        .read_text()
+        .replace("Who is asking?", "Who is calling?")
+    )
     s.content.maybe_reload(force=True)
     assert s.content.trees["mini"].nodes["who"].text.en == "Who is asking?"
     assert "bump `version`" in str(s.content.problems[-1])
@@ -104,10 +116,16 @@ def test_a_broken_edit_keeps_the_last_good_tree(db_url: str, tmp_path: Path) -> 
 def test_audit_chain_detects_edit_delete_and_reorder(db_url: str) -> None:
     s = _services(db_url)
     from datetime import UTC, datetime
+
     with s.db.tx() as tx:
         for i in range(5):
-            audit.append(tx, at=datetime(2026, 1, 1, tzinfo=UTC), action="case.ack",
-                         subject=f"case:{i}", payload={"actor": "U1"})
+            audit.append(
+                tx,
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+                action="case.ack",
+                subject=f"case:{i}",
+                payload={"actor": "U1"},
+            )
     with s.db.tx() as tx:
         good = audit.verify(tx)
     assert good.ok and good.entries == 5 and len(good.head) == 64

@@ -35,10 +35,23 @@ class Job:
     created_at: datetime
 
 
-def enqueue(s: Session, *, kind: str, case_id: str | None, now: datetime,
-            payload: dict[str, Any] | None = None) -> OutboxRow:
-    row = OutboxRow(kind=kind, case_id=case_id, payload=json.dumps(payload or {}),
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now)
+def enqueue(
+    s: Session,
+    *,
+    kind: str,
+    case_id: str | None,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> OutboxRow:
+    row = OutboxRow(
+        kind=kind,
+        case_id=case_id,
+        payload=json.dumps(payload or {}),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
     s.add(row)
     s.flush()
     return row
@@ -47,10 +60,16 @@ def enqueue(s: Session, *, kind: str, case_id: str | None, now: datetime,
 def claim(db: Database, now: datetime, limit: int = 10, lease: timedelta = LEASE) -> list[Job]:
     """Lease up to `limit` due rows to this process."""
     with db.tx() as s:
-        q = (select(OutboxRow)
-             .where(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now,
-                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now))
-             .order_by(OutboxRow.id).limit(limit))
+        q = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == "pending",
+                OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         rows = list(s.scalars(q))
@@ -58,8 +77,9 @@ def claim(db: Database, now: datetime, limit: int = 10, lease: timedelta = LEASE
         for r in rows:
             r.attempts += 1
             r.claimed_until = now + lease
-            jobs.append(Job(r.id, r.kind, r.case_id, json.loads(r.payload), r.attempts,
-                            r.created_at))
+            jobs.append(
+                Job(r.id, r.kind, r.case_id, json.loads(r.payload), r.attempts, r.created_at)
+            )
         return jobs
 
 
@@ -71,8 +91,9 @@ def done(db: Database, job_id: int, now: datetime, result: dict[str, Any]) -> No
             row.result = json.dumps(result)
 
 
-def retry(db: Database, job: Job, now: datetime, error: str,
-          after: timedelta | None = None) -> datetime:
+def retry(
+    db: Database, job: Job, now: datetime, error: str, after: timedelta | None = None
+) -> datetime:
     """Put the row back for later: `after` (Retry-After) or exponential back-off with jitter."""
     if after is None:
         base = min(timedelta(seconds=2 ** min(job.attempts, 10)), MAX_BACKOFF)

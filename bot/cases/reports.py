@@ -21,9 +21,21 @@ from bot.cases.service import OPEN
 from bot.storage.db import Database
 from bot.storage.tables import CaseRow, CounterRow
 
-EXPORT_FIELDS = ["ref", "mode", "topic", "severity", "status", "outcome", "created_at",
-                 "ack_due", "acknowledged_at", "feedback_due", "closed_at",
-                 "days_to_acknowledge", "days_to_close"]
+EXPORT_FIELDS = [
+    "ref",
+    "mode",
+    "topic",
+    "severity",
+    "status",
+    "outcome",
+    "created_at",
+    "ack_due",
+    "acknowledged_at",
+    "feedback_due",
+    "closed_at",
+    "days_to_acknowledge",
+    "days_to_close",
+]
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,9 @@ def queue(db: Database, officer: str, now: datetime) -> list[QueueItem]:
         if officer in json.loads(c.excluded or "[]"):
             continue
         due = c.ack_due if c.status == "new" else (c.feedback_due or c.ack_due)
-        items.append(QueueItem(c.id, c.ref, c.topic, c.severity, c.status, c.assignee, due,
-                               due < now))
+        items.append(
+            QueueItem(c.id, c.ref, c.topic, c.severity, c.status, c.assignee, due, due < now)
+        )
     return sorted(items, key=lambda i: (not i.overdue, i.due))
 
 
@@ -90,24 +103,32 @@ def export_rows(db: Database) -> list[dict[str, Any]]:
         rows = list(s.scalars(select(CaseRow).order_by(CaseRow.created_at)))
     out = []
     for c in rows:
-        out.append({
-            "ref": c.ref, "mode": c.mode, "topic": c.topic, "severity": c.severity,
-            "status": c.status, "outcome": c.outcome or "",
-            "created_at": c.created_at.isoformat(), "ack_due": c.ack_due.isoformat(),
-            "acknowledged_at": c.acknowledged_at.isoformat() if c.acknowledged_at else "",
-            "feedback_due": c.feedback_due.isoformat() if c.feedback_due else "",
-            "closed_at": c.closed_at.isoformat() if c.closed_at else "",
-            "days_to_acknowledge": _days(c.created_at, c.acknowledged_at) or "",
-            "days_to_close": _days(c.created_at, c.closed_at) or "",
-        })
+        out.append(
+            {
+                "ref": c.ref,
+                "mode": c.mode,
+                "topic": c.topic,
+                "severity": c.severity,
+                "status": c.status,
+                "outcome": c.outcome or "",
+                "created_at": c.created_at.isoformat(),
+                "ack_due": c.ack_due.isoformat(),
+                "acknowledged_at": c.acknowledged_at.isoformat() if c.acknowledged_at else "",
+                "feedback_due": c.feedback_due.isoformat() if c.feedback_due else "",
+                "closed_at": c.closed_at.isoformat() if c.closed_at else "",
+                "days_to_acknowledge": _days(c.created_at, c.acknowledged_at) or "",
+                "days_to_close": _days(c.created_at, c.closed_at) or "",
+            }
+        )
     return out
 
 
 def export(db: Database, fmt: str) -> str:
     rows = export_rows(db)
     if fmt == "json":
-        return json.dumps({"cases": rows, "figures": figures(db).__dict__}, indent=2,
-                          ensure_ascii=False)
+        return json.dumps(
+            {"cases": rows, "figures": figures(db).__dict__}, indent=2, ensure_ascii=False
+        )
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
     writer.writeheader()

@@ -117,9 +117,16 @@ class ReporterView:
 
 
 class CaseService:
-    def __init__(self, *, db: Database, policy: Callable[[], EscalationPolicy],
-                 roles: Callable[[], Roles], clock: Clock, key: bytes,
-                 on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: Callable[[], EscalationPolicy],
+        roles: Callable[[], Roles],
+        clock: Clock,
+        key: bytes,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self.db = db
         self.policy = policy
         self.roles = roles
@@ -148,10 +155,19 @@ class CaseService:
     def _next_ref(self, s: Any, year: int) -> str:
         return f"ETH-{year}-{counters.bump(s, f'case-ref-{year}'):04d}"
 
-    def escalate(self, *, reporter_identity: str, mode: Mode, record: DecisionRecord | None,
-                 topic: str, session_id: str | None, narrative: str = "",
-                 excluded: list[str] | None = None, passphrase: str = "",
-                 platform: str = "slack") -> Receipt:
+    def escalate(
+        self,
+        *,
+        reporter_identity: str,
+        mode: Mode,
+        record: DecisionRecord | None,
+        topic: str,
+        session_id: str | None,
+        narrative: str = "",
+        excluded: list[str] | None = None,
+        passphrase: str = "",
+        platform: str = "slack",
+    ) -> Receipt:
         """Record a case and queue its card, in one transaction.
 
         `reporter_identity` is used for named and confidential cases and for the hourly
@@ -171,23 +187,47 @@ class CaseService:
         with self.db.tx() as s:
             self._quota(s, reporter_identity, now)
             ref = self._next_ref(s, stamp.year)
-            s.add(CaseRow(
-                id=case_id, ref=ref, mode=mode, topic=topic, severity=severity.value,
-                escalation=escalation, tree_id=record.tree_id if record else None,
-                tree_version=record.tree_version if record else None,
-                facts=json.dumps(facts, ensure_ascii=False), narrative=narrative or None,
-                status="new", reporter=None if mode == "anonymous" else reporter_identity,
-                excluded=json.dumps(sorted(set(excluded or []))),
-                receipt_hash=receipt_digest(receipt) if receipt else None,
-                passphrase_hash=_hash_passphrase(passphrase) if receipt else None,
-                destination=policy.destination(topic), created_at=stamp, ack_due=ack_due,
-            ))
-            s.add(CaseEventRow(case_id=case_id, at=stamp, kind="created", actor=None,
-                               body=f"{mode} report"))
-            audit.append(s, at=stamp, action="case.created", subject=f"case:{case_id}",
-                         payload={"mode": mode, "platform": platform})
-            outbox.enqueue(s, kind="case_card", case_id=case_id, now=now,
-                           payload={"destination": policy.destination(topic)})
+            s.add(
+                CaseRow(
+                    id=case_id,
+                    ref=ref,
+                    mode=mode,
+                    topic=topic,
+                    severity=severity.value,
+                    escalation=escalation,
+                    tree_id=record.tree_id if record else None,
+                    tree_version=record.tree_version if record else None,
+                    facts=json.dumps(facts, ensure_ascii=False),
+                    narrative=narrative or None,
+                    status="new",
+                    reporter=None if mode == "anonymous" else reporter_identity,
+                    excluded=json.dumps(sorted(set(excluded or []))),
+                    receipt_hash=receipt_digest(receipt) if receipt else None,
+                    passphrase_hash=_hash_passphrase(passphrase) if receipt else None,
+                    destination=policy.destination(topic),
+                    created_at=stamp,
+                    ack_due=ack_due,
+                )
+            )
+            s.add(
+                CaseEventRow(
+                    case_id=case_id, at=stamp, kind="created", actor=None, body=f"{mode} report"
+                )
+            )
+            audit.append(
+                s,
+                at=stamp,
+                action="case.created",
+                subject=f"case:{case_id}",
+                payload={"mode": mode, "platform": platform},
+            )
+            outbox.enqueue(
+                s,
+                kind="case_card",
+                case_id=case_id,
+                now=now,
+                payload={"destination": policy.destination(topic)},
+            )
             if session_id and mode == "anonymous":
                 s.execute(delete(SessionRow).where(SessionRow.id == session_id))
             counters.bump(s, "cases-escalated")
@@ -197,8 +237,15 @@ class CaseService:
 
     # -- officers ---------------------------------------------------------------------------
 
-    def _officer(self, s: Any, case: CaseRow | None, officer: str, action: str,
-                 platform: str, role: str = COMPLIANCE) -> CaseRow:
+    def _officer(
+        self,
+        s: Any,
+        case: CaseRow | None,
+        officer: str,
+        action: str,
+        platform: str,
+        role: str = COMPLIANCE,
+    ) -> CaseRow:
         """The case, if `officer` may act on it; otherwise audit the refusal and refuse."""
         reason = ""
         if case is None:
@@ -206,29 +253,65 @@ class CaseService:
         elif not self.roles().has(role, platform, officer):
             reason = f"not a {role.replace('_', ' ')}"
         elif officer in json.loads(case.excluded or "[]"):
-            raise _Refusal(action, case.id, officer, "excluded from this case by the reporter",
-                           "excluded")
+            raise _Refusal(
+                action, case.id, officer, "excluded from this case by the reporter", "excluded"
+            )
         if reason:
-            raise _Refusal(action, case.id if case else "?", officer, reason,
-                           "gone" if case is None else "not_officer")
+            raise _Refusal(
+                action,
+                case.id if case else "?",
+                officer,
+                reason,
+                "gone" if case is None else "not_officer",
+            )
         assert case is not None
         return case
 
-    def act(self, case_id: str, officer: str, action: str, *, platform: str = "slack",
-            assignee: str = "", text: str = "", outcome: str = "") -> CaseView:
+    def act(
+        self,
+        case_id: str,
+        officer: str,
+        action: str,
+        *,
+        platform: str = "slack",
+        assignee: str = "",
+        text: str = "",
+        outcome: str = "",
+    ) -> CaseView:
         """Acknowledge, assign, note, ask, close or reopen; returns the case as it is now."""
         now = self.clock()
         try:
             with self.db.tx() as s:
                 role = LEAD if action == "reopen" else COMPLIANCE
                 case = self._officer(s, s.get(CaseRow, case_id), officer, action, platform, role)
-                body = self._apply(s, case, officer, action, now, assignee=assignee,
-                                   text=text, outcome=outcome, platform=platform)
+                body = self._apply(
+                    s,
+                    case,
+                    officer,
+                    action,
+                    now,
+                    assignee=assignee,
+                    text=text,
+                    outcome=outcome,
+                    platform=platform,
+                )
                 case.version += 1
-                s.add(CaseEventRow(case_id=case.id, at=self._stamp(case, now), kind=action,
-                                   actor=officer, body=body))
-                audit.append(s, at=self._stamp(case, now), action=f"case.{action}",
-                             subject=f"case:{case.id}", payload={"actor": officer})
+                s.add(
+                    CaseEventRow(
+                        case_id=case.id,
+                        at=self._stamp(case, now),
+                        kind=action,
+                        actor=officer,
+                        body=body,
+                    )
+                )
+                audit.append(
+                    s,
+                    at=self._stamp(case, now),
+                    action=f"case.{action}",
+                    subject=f"case:{case.id}",
+                    payload={"actor": officer},
+                )
                 outbox.enqueue(s, kind="card_update", case_id=case.id, now=now)
                 if action == "ask":
                     outbox.enqueue(s, kind="relay_question", case_id=case.id, now=now)
@@ -239,8 +322,19 @@ class CaseService:
         self.on_change()
         return view
 
-    def _apply(self, s: Any, case: CaseRow, officer: str, action: str, now: datetime, *,
-               assignee: str, text: str, outcome: str, platform: str) -> str | None:
+    def _apply(
+        self,
+        s: Any,
+        case: CaseRow,
+        officer: str,
+        action: str,
+        now: datetime,
+        *,
+        assignee: str,
+        text: str,
+        outcome: str,
+        platform: str,
+    ) -> str | None:
         closed = case.status == "closed"
         if action != "reopen" and closed:
             raise _Refusal(action, case.id, officer, "the case is closed", "case_closed")
@@ -253,8 +347,9 @@ class CaseService:
         if action == "assign":
             target = assignee or officer
             if not self.roles().has(COMPLIANCE, platform, target):
-                raise _Refusal(action, case.id, officer, "assignee is not an officer",
-                               "not_officer_target")
+                raise _Refusal(
+                    action, case.id, officer, "assignee is not an officer", "not_officer_target"
+                )
             if target in json.loads(case.excluded or "[]"):
                 raise _Refusal(action, case.id, officer, "assignee is excluded", "excluded")
             if case.status == "new":
@@ -317,18 +412,36 @@ class CaseService:
     def _view(self, s: Any, case: CaseRow, officer: str, platform: str) -> CaseView:
         base = _public(case)
         may_see = case.mode == "named" or (
-            case.mode == "confidential" and (case.assignee == officer or case.consent))
-        events = tuple((e.at, e.kind, e.actor, e.body) for e in s.scalars(
-            select(CaseEventRow).where(CaseEventRow.case_id == case.id)
-            .order_by(CaseEventRow.id)))
-        return CaseView(**{**base.__dict__, "reporter": case.reporter if may_see else None,
-                           "facts": json.loads(case.facts), "narrative": case.narrative,
-                           "timeline": events})
+            case.mode == "confidential" and (case.assignee == officer or case.consent)
+        )
+        events = tuple(
+            (e.at, e.kind, e.actor, e.body)
+            for e in s.scalars(
+                select(CaseEventRow)
+                .where(CaseEventRow.case_id == case.id)
+                .order_by(CaseEventRow.id)
+            )
+        )
+        return CaseView(
+            **{
+                **base.__dict__,
+                "reporter": case.reporter if may_see else None,
+                "facts": json.loads(case.facts),
+                "narrative": case.narrative,
+                "timeline": events,
+            }
+        )
 
     def _audit_refusal(self, r: _Refusal, now: datetime) -> None:
         with self.db.tx() as s:
-            audit.append(s, at=now, action=f"case.{r.action}", subject=f"case:{r.case_id}",
-                         result="refused", payload={"actor": r.actor, "reason": r.reason})
+            audit.append(
+                s,
+                at=now,
+                action=f"case.{r.action}",
+                subject=f"case:{r.case_id}",
+                result="refused",
+                payload={"actor": r.actor, "reason": r.reason},
+            )
         log.warning("refused case.%s: %s", r.action, r.reason)
 
     def exclusions_ok(self, officer: str, case_id: str) -> bool:
@@ -356,8 +469,9 @@ class CaseService:
     def reporter_login(self, receipt: str, passphrase: str) -> ReporterView:
         """An anonymous reporter's view, by receipt code and passphrase (5 tries, then locked)."""
         with self.db.tx() as s:
-            case = s.scalars(select(CaseRow).where(
-                CaseRow.receipt_hash == receipt_digest(receipt))).first()
+            case = s.scalars(
+                select(CaseRow).where(CaseRow.receipt_hash == receipt_digest(receipt))
+            ).first()
             if case is None:
                 raise Refused("bad_receipt")
             if case.failed_logins >= 5:
@@ -374,17 +488,28 @@ class CaseService:
 
     def named_cases(self, reporter_identity: str) -> list[ReporterView]:
         with self.db.tx() as s:
-            ids = list(s.scalars(select(CaseRow.id).where(
-                CaseRow.reporter == reporter_identity).order_by(CaseRow.created_at.desc())))
+            ids = list(
+                s.scalars(
+                    select(CaseRow.id)
+                    .where(CaseRow.reporter == reporter_identity)
+                    .order_by(CaseRow.created_at.desc())
+                )
+            )
         return [self._reporter_view(i) for i in ids]
 
     def _reporter_view(self, case_id: str) -> ReporterView:
         with self.db.tx() as s:
             case = s.get(CaseRow, case_id)
             assert case is not None
-            events = list(s.scalars(select(CaseEventRow).where(
-                CaseEventRow.case_id == case_id, CaseEventRow.kind.in_(("ask", "answer")))
-                .order_by(CaseEventRow.id)))
+            events = list(
+                s.scalars(
+                    select(CaseEventRow)
+                    .where(
+                        CaseEventRow.case_id == case_id, CaseEventRow.kind.in_(("ask", "answer"))
+                    )
+                    .order_by(CaseEventRow.id)
+                )
+            )
         questions: list[tuple[datetime, str, str | None]] = []
         for e in events:
             if e.kind == "ask":
@@ -392,8 +517,11 @@ class CaseService:
             elif questions:
                 at, q, _ = questions[-1]
                 questions[-1] = (at, q, e.body)
-        status = "closed" if case.status == "closed" else (
-            "received" if case.status == "new" else "in progress")
+        status = (
+            "closed"
+            if case.status == "closed"
+            else ("received" if case.status == "new" else "in progress")
+        )
         return ReporterView(case.ref, status, tuple(questions), self._token(case_id, self.clock()))
 
     def reporter_answer(self, token: str, text: str, reporter_identity: str = "") -> ReporterView:
@@ -410,8 +538,11 @@ class CaseService:
             if case.mode != "anonymous" and case.reporter != reporter_identity:
                 raise Refused("not_yours")
             stamp = self._stamp(case, now)
-            s.add(CaseEventRow(case_id=case_id, at=stamp, kind="answer", actor=None,
-                               body=text.strip()[:3000]))
+            s.add(
+                CaseEventRow(
+                    case_id=case_id, at=stamp, kind="answer", actor=None, body=text.strip()[:3000]
+                )
+            )
             audit.append(s, at=stamp, action="case.answer", subject=f"case:{case_id}")
             outbox.enqueue(s, kind="notify_assignee", case_id=case_id, now=now)
         self.on_change()
@@ -436,9 +567,11 @@ class CaseService:
 
     def last_question(self, case_id: str) -> str:
         with self.db.tx() as s:
-            e = s.scalars(select(CaseEventRow).where(
-                CaseEventRow.case_id == case_id, CaseEventRow.kind == "ask")
-                .order_by(CaseEventRow.id.desc())).first()
+            e = s.scalars(
+                select(CaseEventRow)
+                .where(CaseEventRow.case_id == case_id, CaseEventRow.kind == "ask")
+                .order_by(CaseEventRow.id.desc())
+            ).first()
             return e.body or "" if e else ""
 
     def reporter_token(self, case_id: str) -> str:
@@ -453,14 +586,20 @@ class CaseService:
         queued = 0
         with self.db.tx() as s:
             cases = list(s.scalars(select(CaseRow).where(CaseRow.status.in_(OPEN))))
-            sent = {(r.case_id, r.point) for r in s.scalars(select(ReminderRow).where(
-                ReminderRow.case_id.in_([c.id for c in cases])))}
+            sent = {
+                (r.case_id, r.point)
+                for r in s.scalars(
+                    select(ReminderRow).where(ReminderRow.case_id.in_([c.id for c in cases]))
+                )
+            }
         for c in cases:
             if c.status == "new":
                 points = [("ack", p) for p in due_points(clocks, c.created_at, c.ack_due, now)]
             elif c.feedback_due is not None and c.acknowledged_at is not None:
-                points = [("feedback", p) for p in
-                          due_points(clocks, c.acknowledged_at, c.feedback_due, now)]
+                points = [
+                    ("feedback", p)
+                    for p in due_points(clocks, c.acknowledged_at, c.feedback_due, now)
+                ]
             else:
                 points = []
             fresh = [(n, p) for n, p in points if (c.id, f"{n}:{p}") not in sent]
@@ -473,8 +612,13 @@ class CaseService:
                         s.add(ReminderRow(case_id=c.id, point=f"{clock_name}:{point}", at=now))
                     s.flush()
                     clock_name, point = fresh[-1]
-                    outbox.enqueue(s, kind="reminder", case_id=c.id, now=now,
-                                   payload={"clock": clock_name, "point": point})
+                    outbox.enqueue(
+                        s,
+                        kind="reminder",
+                        case_id=c.id,
+                        now=now,
+                        payload={"clock": clock_name, "point": point},
+                    )
                 queued += 1
             except IntegrityError:
                 continue  # another instance queued this one
@@ -484,11 +628,17 @@ class CaseService:
 
 
 class _Refusal(Exception):
-    def __init__(self, action: str, case_id: str, actor: str, reason: str,
-                 key: str = "not_officer") -> None:
+    def __init__(
+        self, action: str, case_id: str, actor: str, reason: str, key: str = "not_officer"
+    ) -> None:
         super().__init__(reason)
         self.action, self.case_id, self.actor, self.reason, self.key = (
-            action, case_id, actor, reason, key)
+            action,
+            case_id,
+            actor,
+            reason,
+            key,
+        )
 
 
 def _facts(record: DecisionRecord | None) -> dict[str, Any]:
@@ -497,8 +647,10 @@ def _facts(record: DecisionRecord | None) -> dict[str, Any]:
         return {}
     return {
         "tree": record.title,
-        "steps": [{"step": st.title, "entries": [[e.question, e.answer] for e in st.entries]}
-                  for st in record.steps],
+        "steps": [
+            {"step": st.title, "entries": [[e.question, e.answer] for e in st.entries]}
+            for st in record.steps
+        ],
         "outcome": record.outcome.headline,
         "flags": list(record.flags),
     }
@@ -506,8 +658,17 @@ def _facts(record: DecisionRecord | None) -> dict[str, Any]:
 
 def _public(case: CaseRow) -> CaseView:
     return CaseView(
-        id=case.id, ref=case.ref, mode=case.mode, topic=case.topic, severity=case.severity,
-        status=case.status, assignee=case.assignee, created_at=case.created_at,
-        ack_due=case.ack_due, feedback_due=case.feedback_due, outcome=case.outcome,
-        card=json.loads(case.card) if case.card else {}, version=case.version,
+        id=case.id,
+        ref=case.ref,
+        mode=case.mode,
+        topic=case.topic,
+        severity=case.severity,
+        status=case.status,
+        assignee=case.assignee,
+        created_at=case.created_at,
+        ack_due=case.ack_due,
+        feedback_due=case.feedback_due,
+        outcome=case.outcome,
+        card=json.loads(case.card) if case.card else {},
+        version=case.version,
     )

@@ -10,11 +10,18 @@ from bot.core.method import STEP_NAMES, STEPS
 from bot.core.model import Dilemma, Node
 
 SEVERITY_COLOURS = {
-    "none": "#e8f5e9", "low": "#c8e6c9", "medium": "#fff59d", "high": "#ffb74d",
+    "none": "#e8f5e9",
+    "low": "#c8e6c9",
+    "medium": "#fff59d",
+    "high": "#ffb74d",
     "critical": "#e57373",
 }
-STEP_COLOURS = {"identify": "#e3f2fd", "gather": "#ede7f6", "evaluate": "#fff3e0",
-                "decide": "#fafafa"}
+STEP_COLOURS = {
+    "identify": "#e3f2fd",
+    "gather": "#ede7f6",
+    "evaluate": "#fff3e0",
+    "decide": "#fafafa",
+}
 
 
 def _label(node: Node, lang: str, limit: int = 60) -> str:
@@ -65,8 +72,11 @@ def _dq(text: str) -> str:
 
 
 def to_dot(tree: Dilemma, lang: str = "en") -> str:
-    lines = [f'digraph "{_dq(tree.id)}" {{', "  rankdir=TB;",
-             '  node [shape=box, style="rounded,filled", fontname="sans-serif"];']
+    lines = [
+        f'digraph "{_dq(tree.id)}" {{',
+        "  rankdir=TB;",
+        '  node [shape=box, style="rounded,filled", fontname="sans-serif"];',
+    ]
     for step in STEPS:
         lines.append(f"  subgraph cluster_{step.value} {{")
         lines.append(f'    label="{step.number}. {_dq(STEP_NAMES[step][lang])}";')
@@ -76,8 +86,9 @@ def to_dot(tree: Dilemma, lang: str = "en") -> str:
                 continue
             fill = SEVERITY_COLOURS[n.outcome.severity.value] if n.outcome else "white"
             shape = "ellipse" if n.outcome else ("hexagon" if n.plus else "box")
-            lines.append(f'    "{nid}" [label="{_dq(_label(n, lang))}", fillcolor="{fill}", '
-                         f"shape={shape}];")
+            lines.append(
+                f'    "{nid}" [label="{_dq(_label(n, lang))}", fillcolor="{fill}", shape={shape}];'
+            )
         lines.append("  }")
     for nid, n in tree.nodes.items():
         if n.options:

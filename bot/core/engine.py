@@ -71,8 +71,11 @@ class Engine:
 
     def start(self, tree: Dilemma, session_id: str, lang: str = "en") -> Turn:
         state = SessionState(
-            id=session_id, tree_id=tree.id, tree_version=tree.version,
-            lang="zh" if lang == "zh" else "en", node=tree.start,
+            id=session_id,
+            tree_id=tree.id,
+            tree_version=tree.version,
+            lang="zh" if lang == "zh" else "en",
+            node=tree.start,
         )
         return self._arrive(tree, state)
 
@@ -81,16 +84,18 @@ class Engine:
         self._check_tree(tree, state)
         return Turn(state, self._render(tree, state))
 
-    def choose(self, tree: Dilemma, state: SessionState, *, node: str, version: int,
-               option: int) -> Turn:
+    def choose(
+        self, tree: Dilemma, state: SessionState, *, node: str, version: int, option: int
+    ) -> Turn:
         current = self._current(tree, state, node, version)
         if current.options is None or not 0 <= option < len(current.options):
             raise InvalidAction(f"option {option} does not exist at '{node}'")
         visit = Visit(node=node, option=option)
         return self._move(tree, state, visit, current.options[option].next)
 
-    def answer(self, tree: Dilemma, state: SessionState, *, node: str, version: int,
-               text: str) -> Turn:
+    def answer(
+        self, tree: Dilemma, state: SessionState, *, node: str, version: int, text: str
+    ) -> Turn:
         current = self._current(tree, state, node, version)
         if current.input is None or current.next is None:
             raise InvalidAction(f"'{node}' does not ask for text")
@@ -112,9 +117,13 @@ class Engine:
         if not state.history:
             raise InvalidAction("already at the first question")
         previous = state.history[-1]
-        new = state.model_copy(update={
-            "node": previous.node, "history": state.history[:-1], "version": state.version + 1,
-        })
+        new = state.model_copy(
+            update={
+                "node": previous.node,
+                "history": state.history[:-1],
+                "version": state.version + 1,
+            }
+        )
         return Turn(new, self._render(tree, new))
 
     def flags(self, tree: Dilemma, state: SessionState) -> tuple[str, ...]:
@@ -137,13 +146,18 @@ class Engine:
         effective = self.escalation.decide(oc.escalation, oc.severity, self.flags(tree, state))
         cites = tuple(
             Citation(cid, self.clauses[cid].title.get(lang), self.clauses[cid].source)
-            if cid in self.clauses else Citation(cid, cid, "")
+            if cid in self.clauses
+            else Citation(cid, cid, "")
             for cid in oc.cites
         )
         return OutcomeReply(
-            severity=oc.severity.value, escalation=effective.value,
-            headline=oc.headline.get(lang), advice=oc.advice.get(lang), cites=cites,
-            reflect=tuple(r.get(lang) for r in oc.reflect), handoff=oc.handoff,
+            severity=oc.severity.value,
+            escalation=effective.value,
+            headline=oc.headline.get(lang),
+            advice=oc.advice.get(lang),
+            cites=cites,
+            reflect=tuple(r.get(lang) for r in oc.reflect),
+            handoff=oc.handoff,
         )
 
     def record(self, tree: Dilemma, state: SessionState) -> DecisionRecord:
@@ -158,25 +172,32 @@ class Engine:
                 weighing[node.step] = _lenses(node, lang)
             if v.option is not None and node.options is not None:
                 by_step[node.step].append(
-                    RecordEntry(node.text.get(lang), node.options[v.option].label.get(lang)))
+                    RecordEntry(node.text.get(lang), node.options[v.option].label.get(lang))
+                )
             elif node.input is not None:
                 skipped = "（未填写）" if lang == "zh" else "(not answered)"
-                by_step[node.step].append(RecordEntry(
-                    node.input.prompt.get(lang), v.answer or skipped, typed=bool(v.answer)))
+                by_step[node.step].append(
+                    RecordEntry(
+                        node.input.prompt.get(lang), v.answer or skipped, typed=bool(v.answer)
+                    )
+                )
         outcome = self.outcome(tree, state)
         steps = tuple(
             RecordStep(s, STEP_NAMES[s][lang], tuple(by_step[s]), weighing.get(s, ()))
             for s in STEPS
         )
-        return DecisionRecord(tree.id, tree.version, tree.title.get(lang), steps, outcome,
-                              self.flags(tree, state))
+        return DecisionRecord(
+            tree.id, tree.version, tree.title.get(lang), steps, outcome, self.flags(tree, state)
+        )
 
     # -- internals ---------------------------------------------------------------------------
 
     def _check_tree(self, tree: Dilemma, state: SessionState) -> None:
         if (tree.id, tree.version) != (state.tree_id, state.tree_version):
-            raise WrongTree(f"session is on {state.tree_id} v{state.tree_version}, "
-                            f"not {tree.id} v{tree.version}")
+            raise WrongTree(
+                f"session is on {state.tree_id} v{state.tree_version}, "
+                f"not {tree.id} v{tree.version}"
+            )
 
     def _current(self, tree: Dilemma, state: SessionState, node: str, version: int) -> Node:
         self._check_tree(tree, state)
@@ -187,9 +208,13 @@ class Engine:
         return tree.nodes[state.node]
 
     def _move(self, tree: Dilemma, state: SessionState, visit: Visit, target: str) -> Turn:
-        new = state.model_copy(update={
-            "node": target, "history": (*state.history, visit), "version": state.version + 1,
-        })
+        new = state.model_copy(
+            update={
+                "node": target,
+                "history": (*state.history, visit),
+                "version": state.version + 1,
+            }
+        )
         return self._arrive(tree, new)
 
     def _arrive(self, tree: Dilemma, state: SessionState) -> Turn:
@@ -212,13 +237,26 @@ class Engine:
             out.append(Weigh(_lenses(node, lang)))
         can_back = bool(state.history) and state.status == "active"
         if node.options is not None:
-            out.append(Ask(state.node, state.version,
-                           tuple((i, o.label.get(lang)) for i, o in enumerate(node.options)),
-                           can_back))
+            out.append(
+                Ask(
+                    state.node,
+                    state.version,
+                    tuple((i, o.label.get(lang)) for i, o in enumerate(node.options)),
+                    can_back,
+                )
+            )
         elif node.input is not None:
             inp = node.input
-            out.append(AskText(state.node, state.version, inp.prompt.get(lang), inp.optional,
-                               inp.max_length, can_back))
+            out.append(
+                AskText(
+                    state.node,
+                    state.version,
+                    inp.prompt.get(lang),
+                    inp.optional,
+                    inp.max_length,
+                    can_back,
+                )
+            )
         elif node.outcome is not None:
             out.append(self.outcome(tree, state))
         elif node.next is not None:
@@ -228,6 +266,4 @@ class Engine:
 
 def _lenses(node: Node, lang: str) -> tuple[tuple[str, str], ...]:
     assert node.plus is not None
-    return tuple(
-        (PLUS_LENSES[key][lang], getattr(node.plus, key).get(lang)) for key in PLUS_LENSES
-    )
+    return tuple((PLUS_LENSES[key][lang], getattr(node.plus, key).get(lang)) for key in PLUS_LENSES)

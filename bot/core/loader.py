@@ -138,7 +138,9 @@ def lint(
         add(tree.start, ("nodes", tree.start, "step"), "the start node must be in step 'identify'")
     for cid in tree.cites:
         if clauses is not None and cid not in clauses:
-            add("-", ("cites",), f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)")
+            add(
+                "-", ("cites",), f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)"
+            )
 
     for nid, node in tree.nodes.items():
         base: Path = ("nodes", nid)
@@ -155,8 +157,11 @@ def lint(
                 continue
             a, b = STEPS.index(node.step), STEPS.index(tree.nodes[target].step)
             if b < a:
-                add(nid, path, f"goes back from step '{node.step.value}' to '{STEPS[b].value}' "
-                    f"at '{target}'")
+                add(
+                    nid,
+                    path,
+                    f"goes back from step '{node.step.value}' to '{STEPS[b].value}' at '{target}'",
+                )
             elif b > a + 1:
                 skipped = ", ".join(s.value for s in STEPS[a + 1 : b])
                 add(nid, path, f"skips step {skipped} on the way to '{target}'")
@@ -166,14 +171,20 @@ def lint(
         if oc is None:
             continue
         if oc.severity.rank >= Severity.high.rank and oc.escalation is Escalation.none:
-            add(nid, (*base, "outcome", "escalation"),
-                f"severity {oc.severity.value} must offer or require escalation")
+            add(
+                nid,
+                (*base, "outcome", "escalation"),
+                f"severity {oc.severity.value} must offer or require escalation",
+            )
         if not oc.cites:
             add(nid, (*base, "outcome", "cites"), "an outcome must cite at least one clause")
         for i, cid in enumerate(oc.cites):
             if clauses is not None and cid not in clauses:
-                add(nid, (*base, "outcome", "cites", i),
-                    f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)")
+                add(
+                    nid,
+                    (*base, "outcome", "cites", i),
+                    f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)",
+                )
         if oc.handoff is not None and trees is not None and oc.handoff not in trees:
             add(nid, (*base, "outcome", "handoff"), f"handoff to unknown tree '{oc.handoff}'")
 
@@ -202,8 +213,14 @@ def _unweighed(tree: Dilemma, f: str, lines: dict[Path, int]) -> list[Problem]:
         if node.plus is not None:
             continue
         if node.outcome is not None:
-            bad.append(Problem(f, line_of(lines, ("nodes", nid)), nid,
-                               "reachable on a path with no PLUS weighing in step 'evaluate'"))
+            bad.append(
+                Problem(
+                    f,
+                    line_of(lines, ("nodes", nid)),
+                    nid,
+                    "reachable on a path with no PLUS weighing in step 'evaluate'",
+                )
+            )
         todo.extend(node.successors())
     return bad
 
@@ -232,8 +249,14 @@ def check_all(
         problems.extend(lint(x, clauses=clauses, trees=trees))
         if x.tree is not None:
             if x.tree.id in ids:
-                problems.append(Problem(x.file, line_of(x.lines, ("id",)), "-",
-                                        f"duplicate tree id '{x.tree.id}' (also in {ids[x.tree.id]})"))
+                problems.append(
+                    Problem(
+                        x.file,
+                        line_of(x.lines, ("id",)),
+                        "-",
+                        f"duplicate tree id '{x.tree.id}' (also in {ids[x.tree.id]})",
+                    )
+                )
             else:
                 ids[x.tree.id] = x.file
     return sorted(problems)
@@ -247,8 +270,9 @@ class LoadedExercise:
     lines: dict[Path, int] = field(default_factory=dict)
 
 
-def parse_exercise(file: str, raw: bytes, *, clauses: set[str] | None,
-                   trees: set[str] | None) -> LoadedExercise:
+def parse_exercise(
+    file: str, raw: bytes, *, clauses: set[str] | None, trees: set[str] | None
+) -> LoadedExercise:
     """Parse, schema-check and cross-check one weekly exercise file."""
     result = LoadedExercise(file=file)
     try:
@@ -267,21 +291,39 @@ def parse_exercise(file: str, raw: bytes, *, clauses: set[str] | None,
             loc = tuple(err["loc"])
             where = ".".join(map(str, loc))
             msg = str(err["msg"]).removeprefix("Value error, ")
-            result.problems.append(Problem(file, line_of(lines, loc), "-",
-                                           f"{where}: {msg}" if where else msg))
+            result.problems.append(
+                Problem(file, line_of(lines, loc), "-", f"{where}: {msg}" if where else msg)
+            )
         return result
     for i, opt in enumerate(ex.options):
         if not opt.cites:
-            result.problems.append(Problem(file, line_of(lines, ("options", i)), opt.id,
-                                           "every option's explanation must cite a clause"))
+            result.problems.append(
+                Problem(
+                    file,
+                    line_of(lines, ("options", i)),
+                    opt.id,
+                    "every option's explanation must cite a clause",
+                )
+            )
         for j, cid in enumerate(opt.cites):
             if clauses is not None and cid not in clauses:
-                result.problems.append(Problem(
-                    file, line_of(lines, ("options", i, "cites", j)), opt.id,
-                    f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)"))
+                result.problems.append(
+                    Problem(
+                        file,
+                        line_of(lines, ("options", i, "cites", j)),
+                        opt.id,
+                        f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)",
+                    )
+                )
     if ex.explore_tree and trees is not None and ex.explore_tree not in trees:
-        result.problems.append(Problem(file, line_of(lines, ("explore_tree",)), "-",
-                                       f"explore_tree '{ex.explore_tree}' is not a known tree"))
+        result.problems.append(
+            Problem(
+                file,
+                line_of(lines, ("explore_tree",)),
+                "-",
+                f"explore_tree '{ex.explore_tree}' is not a known tree",
+            )
+        )
     if not result.problems:
         result.exercise = ex
     return result

@@ -6,11 +6,11 @@ Chapter 6 of the bank's training material: 1 识别伦理问题, 2 收集相关�
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 
-class Step(str, Enum):
+class Step(StrEnum):
     """A step of the method; the enum order is the order a walk must follow."""
 
     identify = "identify"
@@ -62,7 +62,7 @@ PLUS_LENSES: Final[dict[str, dict[str, str]]] = {
 
 
 def step_header(step: Step, lang: str) -> str:
-    """"Step n of 4 · name", the header every platform shows above a node."""
+    """ "Step n of 4 · name", the header every platform shows above a node."""
     if lang == "zh":
         return f"第 {step.number} 步（共 4 步）· {STEP_NAMES[step]['zh']}"
     return f"Step {step.number} of 4 · {STEP_NAMES[step]['en']}"

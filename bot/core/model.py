@@ -6,7 +6,7 @@ so a tree that validates renders on every platform without truncation.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -33,28 +33,47 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _text(max_len: int) -> type[Strict]:
-    """A bilingual text whose both languages are required, non-blank and within max_len."""
-    S = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_len)]
-
-    class _Text(Strict):
-        en: S
-        zh: S
-
-        def get(self, lang: str) -> str:
-            return self.zh if lang == "zh" else self.en
-
-    _Text.__name__ = f"Text{max_len}"
-    return _Text
+def _bounded(max_len: int) -> object:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_len)
 
 
-Text = _text(MAX_TEXT)
-Title = _text(MAX_TITLE)
-Label = _text(MAX_LABEL)
-Advice = _text(MAX_ADVICE)
+TextStr = Annotated[str, _bounded(MAX_TEXT)]
+TitleStr = Annotated[str, _bounded(MAX_TITLE)]
+LabelStr = Annotated[str, _bounded(MAX_LABEL)]
+AdviceStr = Annotated[str, _bounded(MAX_ADVICE)]
 
 
-class Severity(str, Enum):
+class BiText(Strict):
+    """A text in both supported languages; both are required and non-blank."""
+
+    en: str
+    zh: str
+
+    def get(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+class Text(BiText):
+    en: TextStr
+    zh: TextStr
+
+
+class Title(BiText):
+    en: TitleStr
+    zh: TitleStr
+
+
+class Label(BiText):
+    en: LabelStr
+    zh: LabelStr
+
+
+class Advice(BiText):
+    en: AdviceStr
+    zh: AdviceStr
+
+
+class Severity(StrEnum):
     none = "none"
     low = "low"
     medium = "medium"
@@ -66,7 +85,7 @@ class Severity(str, Enum):
         return list(Severity).index(self)
 
 
-class Escalation(str, Enum):
+class Escalation(StrEnum):
     none = "none"
     offered = "offered"
     required = "required"
@@ -77,7 +96,7 @@ class Escalation(str, Enum):
 
 
 class Option(Strict):
-    label: Label  # type: ignore[valid-type]
+    label: Label
     next: Id
     flags: list[Flag] = Field(default_factory=list, max_length=10)
 
@@ -86,7 +105,7 @@ class Input(Strict):
     """A free-text question; the answer is a fact for the decision record, never for routing."""
 
     key: Id
-    prompt: Text  # type: ignore[valid-type]
+    prompt: Text
     optional: bool = False
     max_length: int = Field(default=1500, ge=10, le=MAX_INPUT)
 
@@ -94,19 +113,19 @@ class Input(Strict):
 class Plus(Strict):
     """Step 3's explicit weighing through the PLUS filters."""
 
-    policies: Text  # type: ignore[valid-type]
-    legal: Text  # type: ignore[valid-type]
-    universal: Text  # type: ignore[valid-type]
-    self: Text  # type: ignore[valid-type]
+    policies: Text
+    legal: Text
+    universal: Text
+    self: Text
 
 
 class Outcome(Strict):
     severity: Severity
     escalation: Escalation = Escalation.none
-    headline: Title  # type: ignore[valid-type]
-    advice: Advice  # type: ignore[valid-type]
+    headline: Title
+    advice: Advice
     cites: list[ClauseId] = Field(default_factory=list, max_length=10)
-    reflect: list[Text] = Field(min_length=1, max_length=MAX_REFLECT)  # type: ignore[valid-type]
+    reflect: list[Text] = Field(min_length=1, max_length=MAX_REFLECT)
     handoff: Id | None = None  # triage: the tree this outcome suggests walking next
 
 
@@ -114,7 +133,7 @@ class Node(Strict):
     """One screen of the walk. Exactly one of options, input+next, next, outcome leads on."""
 
     step: Step
-    text: Text  # type: ignore[valid-type]
+    text: Text
     plus: Plus | None = None
     options: list[Option] | None = Field(default=None, min_length=1, max_length=MAX_OPTIONS)
     input: Input | None = None
@@ -171,8 +190,8 @@ class Dilemma(Strict):
     id: Id
     version: int = Field(ge=1)
     topic: Topic
-    title: Title  # type: ignore[valid-type]
-    summary: Text  # type: ignore[valid-type]
+    title: Title
+    summary: Text
     keywords: list[str] = Field(default_factory=list, max_length=20)
     cites: list[ClauseId] = Field(default_factory=list)
     start: Id
@@ -187,8 +206,8 @@ class Dilemma(Strict):
 
 class ExerciseOption(Strict):
     id: Annotated[str, StringConstraints(pattern=r"^[a-e]$")]
-    label: Label  # type: ignore[valid-type]
-    explanation: Advice  # type: ignore[valid-type]
+    label: Label
+    explanation: Advice
     cites: list[ClauseId] = Field(default_factory=list, max_length=6)
 
 
@@ -199,11 +218,10 @@ class Exercise(Strict):
     id: Id
     version: int = Field(ge=1)
     topic: Topic
-    title: Title  # type: ignore[valid-type]
-    scenario: Text  # type: ignore[valid-type]
+    title: Title
+    scenario: Text
     options: list[ExerciseOption] = Field(min_length=2, max_length=5)
-    recommended: list[Annotated[str, StringConstraints(pattern=r"^[a-e]$")]] = Field(
-        min_length=1)
+    recommended: list[Annotated[str, StringConstraints(pattern=r"^[a-e]$")]] = Field(min_length=1)
     explore_tree: Id | None = None
 
     @model_validator(mode="after")

@@ -35,8 +35,8 @@ class _Strict(BaseModel):
 
 class Clause(_Strict):
     topic: str
-    title: Title  # type: ignore[valid-type]
-    text: Text  # type: ignore[valid-type]
+    title: Title
+    text: Text
     source: str = Field(min_length=3)
     basis: Literal["law", "regulation", "industry_code", "bank_policy", "training"]
     verification: Literal["verified", "secondary", "paraphrase", "unconfirmed", "internal"]

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-STATE_FORMAT = 1
+STATE_FORMAT: Literal[1] = 1
 
 
 class Visit(BaseModel):

@@ -41,8 +41,9 @@ def _check_events(text: str) -> None:
                 raise YamlError(line, f"file too complex (more than {MAX_EVENTS} YAML events)")
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise YamlError(line, "YAML anchors and aliases (&, *) are not allowed")
-            if getattr(event, "tag", None) not in (None, "!"):
-                raise YamlError(line, f"explicit YAML tags are not allowed ({event.tag})")
+            tag = getattr(event, "tag", None)
+            if tag not in (None, "!"):
+                raise YamlError(line, f"explicit YAML tags are not allowed ({tag})")
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -58,9 +59,7 @@ def _check_events(text: str) -> None:
         raise YamlError(0, f"invalid YAML: {exc}") from None
 
 
-def _convert(
-    node: yaml.Node, loader: yaml.SafeLoader, path: Path, lines: dict[Path, int]
-) -> Any:
+def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: Path, lines: dict[Path, int]) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -92,7 +91,9 @@ def load_yaml(raw: bytes) -> tuple[Any, dict[Path, int]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise YamlError(line, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+        raise YamlError(
+            line, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     _check_events(text)

@@ -27,7 +27,7 @@ from bot.exercises import schedule as S
 from bot.identity import Pseudonymizer
 from bot.service import Clock, Refused
 from bot.storage import audit
-from bot.storage.db import Database, insert
+from bot.storage.db import Database, insert, rowcount
 from bot.storage.tables import AnswerRow, ExercisePostRow, ScheduleRow
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,16 @@ class PostView:
 
 
 class ExerciseService:
-    def __init__(self, *, db: Database, exercises: Callable[[], dict[str, Exercise]],
-                 roles: Callable[[], Roles], clock: Clock, pseudonym: Pseudonymizer,
-                 on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        exercises: Callable[[], dict[str, Exercise]],
+        roles: Callable[[], Roles],
+        clock: Clock,
+        pseudonym: Pseudonymizer,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self.db = db
         self.exercises = exercises
         self.roles = roles
@@ -80,14 +87,29 @@ class ExerciseService:
         if actor.startswith("cli:") or self.roles().has(TRAINER, platform, actor):
             return
         with self.db.tx() as s:
-            audit.append(s, at=self.clock(), action=f"exercise.{action}", subject=subject,
-                         result="refused", payload={"actor": actor, "reason": "not a trainer"})
+            audit.append(
+                s,
+                at=self.clock(),
+                action=f"exercise.{action}",
+                subject=subject,
+                result="refused",
+                payload={"actor": actor, "reason": "not a trainer"},
+            )
         log.warning("refused exercise.%s: not a trainer", action)
         raise Refused("not_trainer")
 
-    def schedule(self, actor: str, *, channel: str, kind: str, post: str, reveal: str,
-                 tz: str = "Asia/Shanghai", exercise_id: str | None = None,
-                 platform: str = "slack") -> ScheduleInfo:
+    def schedule(
+        self,
+        actor: str,
+        *,
+        channel: str,
+        kind: str,
+        post: str,
+        reveal: str,
+        tz: str = "Asia/Shanghai",
+        exercise_id: str | None = None,
+        platform: str = "slack",
+    ) -> ScheduleInfo:
         """Plan one exercise (kind 'once') or a weekly rotation for a channel."""
         self._trainer(actor, platform, "schedule", f"channel:{channel}")
         try:
@@ -101,12 +123,27 @@ class ExerciseService:
         now = self.clock()
         sid = str(uuid.uuid4())
         with self.db.tx() as s:
-            s.add(ScheduleRow(id=sid, channel=channel, kind=kind,
-                              exercise_id=exercise_id if kind == "once" else None, tz=tz,
-                              post_spec=post, reveal_spec=reveal, status="active",
-                              created_by=actor, created_at=now))
-            audit.append(s, at=now, action="exercise.schedule", subject=f"schedule:{sid}",
-                         payload={"actor": actor, "channel": channel, "kind": kind})
+            s.add(
+                ScheduleRow(
+                    id=sid,
+                    channel=channel,
+                    kind=kind,
+                    exercise_id=exercise_id if kind == "once" else None,
+                    tz=tz,
+                    post_spec=post,
+                    reveal_spec=reveal,
+                    status="active",
+                    created_by=actor,
+                    created_at=now,
+                )
+            )
+            audit.append(
+                s,
+                at=now,
+                action="exercise.schedule",
+                subject=f"schedule:{sid}",
+                payload={"actor": actor, "channel": channel, "kind": kind},
+            )
         self.on_change()
         return self._info(sid)
 
@@ -118,11 +155,21 @@ class ExerciseService:
             if row is None:
                 raise Refused("gone")
             row.status = "cancelled"
-            s.execute(update(ExercisePostRow).where(
-                ExercisePostRow.schedule_id == schedule_id,
-                ExercisePostRow.status == "scheduled").values(status="cancelled"))
-            audit.append(s, at=now, action="exercise.cancel", subject=f"schedule:{schedule_id}",
-                         payload={"actor": actor})
+            s.execute(
+                update(ExercisePostRow)
+                .where(
+                    ExercisePostRow.schedule_id == schedule_id,
+                    ExercisePostRow.status == "scheduled",
+                )
+                .values(status="cancelled")
+            )
+            audit.append(
+                s,
+                at=now,
+                action="exercise.cancel",
+                subject=f"schedule:{schedule_id}",
+                payload={"actor": actor},
+            )
         return self._info(schedule_id)
 
     def schedules(self) -> list[ScheduleInfo]:
@@ -134,8 +181,9 @@ class ExerciseService:
         with self.db.tx() as s:
             r = s.get(ScheduleRow, sid)
             assert r is not None
-            return ScheduleInfo(r.id, r.channel, r.kind, r.exercise_id, r.post_spec,
-                                r.reveal_spec, r.tz, r.status)
+            return ScheduleInfo(
+                r.id, r.channel, r.kind, r.exercise_id, r.post_spec, r.reveal_spec, r.tz, r.status
+            )
 
     # -- the scheduler ----------------------------------------------------------------------
 
@@ -143,10 +191,10 @@ class ExerciseService:
         """Create due slots, queue due posts and reveals. Safe to run anywhere, any time."""
         now = self.clock()
         created = self._materialize(now)
-        posted = self._advance(now, "scheduled", "queued", "exercise_post",
-                               ExercisePostRow.slot)
-        revealed = self._advance(now, "posted", "revealing", "exercise_reveal",
-                                 ExercisePostRow.reveal_at)
+        posted = self._advance(now, "scheduled", "queued", "exercise_post", ExercisePostRow.slot)
+        revealed = self._advance(
+            now, "posted", "revealing", "exercise_reveal", ExercisePostRow.reveal_at
+        )
         if posted or revealed:
             self.on_change()
         return {"created": created, "posted": posted, "revealed": revealed}
@@ -163,47 +211,77 @@ class ExerciseService:
             if ex is None:
                 continue
             with self.db.tx() as s:
-                res = s.execute(insert(s)(ExercisePostRow).values(
-                    id=str(uuid.uuid4()), schedule_id=sch.id, slot=slot, exercise_id=ex.id,
-                    exercise=ex.model_dump_json(), channel=sch.channel, reveal_at=reveal,
-                    status="scheduled", late=now - slot > LATE_AFTER,
-                ).on_conflict_do_nothing())
-                made += res.rowcount or 0
+                res = s.execute(
+                    insert(s)(ExercisePostRow)
+                    .values(
+                        id=str(uuid.uuid4()),
+                        schedule_id=sch.id,
+                        slot=slot,
+                        exercise_id=ex.id,
+                        exercise=ex.model_dump_json(),
+                        channel=sch.channel,
+                        reveal_at=reveal,
+                        status="scheduled",
+                        late=now - slot > LATE_AFTER,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                made += rowcount(res)
         return made
 
-    def _due_slot(self, sch: ScheduleRow, now: datetime
-                  ) -> tuple[datetime | None, datetime, str | None]:
+    def _due_slot(
+        self, sch: ScheduleRow, now: datetime
+    ) -> tuple[datetime | None, datetime, str | None]:
         """The slot that should exist now, its reveal, and the exercise it shows."""
         if sch.kind == "once":
             slot = S.parse_local(sch.post_spec, sch.tz)
-            return (slot if slot <= now else None), S.parse_local(sch.reveal_spec, sch.tz), \
-                sch.exercise_id
+            return (
+                (slot if slot <= now else None),
+                S.parse_local(sch.reveal_spec, sch.tz),
+                sch.exercise_id,
+            )
         slot = S.weekly_slot_at_or_before(S.parse_weekly(sch.post_spec), sch.tz, now)
         reveal = S.weekly_reveal(slot, S.parse_weekly(sch.reveal_spec), sch.tz)
         if slot < sch.created_at or reveal <= now:
             return None, reveal, None  # before the plan began, or the whole window was missed
         with self.db.tx() as s:
-            exists = s.scalars(select(ExercisePostRow.id).where(
-                ExercisePostRow.schedule_id == sch.id, ExercisePostRow.slot == slot)).first()
+            exists = s.scalars(
+                select(ExercisePostRow.id).where(
+                    ExercisePostRow.schedule_id == sch.id, ExercisePostRow.slot == slot
+                )
+            ).first()
             if exists:
                 return None, reveal, None
-            used = list(s.scalars(select(ExercisePostRow.exercise_id).where(
-                ExercisePostRow.schedule_id == sch.id).order_by(ExercisePostRow.slot)))
+            used = list(
+                s.scalars(
+                    select(ExercisePostRow.exercise_id)
+                    .where(ExercisePostRow.schedule_id == sch.id)
+                    .order_by(ExercisePostRow.slot)
+                )
+            )
         return slot, reveal, _next_exercise(sorted(self.exercises()), used)
 
     def _advance(self, now: datetime, frm: str, to: str, kind: str, due_col: Any) -> int:
         with self.db.tx() as s:
-            due = list(s.scalars(select(ExercisePostRow.id).where(
-                ExercisePostRow.status == frm, due_col <= now)))
+            due = list(
+                s.scalars(
+                    select(ExercisePostRow.id).where(ExercisePostRow.status == frm, due_col <= now)
+                )
+            )
         moved = 0
         for post_id in due:
             with self.db.tx() as s:
-                won = s.execute(update(ExercisePostRow).where(
-                    ExercisePostRow.id == post_id, ExercisePostRow.status == frm)
-                    .values(status=to)).rowcount
+                won = rowcount(
+                    s.execute(
+                        update(ExercisePostRow)
+                        .where(ExercisePostRow.id == post_id, ExercisePostRow.status == frm)
+                        .values(status=to)
+                    )
+                )
                 if won == 1:  # only one process moves each post
-                    outbox.enqueue(s, kind=kind, case_id=None, now=now,
-                                   payload={"post_id": post_id})
+                    outbox.enqueue(
+                        s, kind=kind, case_id=None, now=now, payload={"post_id": post_id}
+                    )
                     moved += 1
         return moved
 
@@ -223,8 +301,9 @@ class ExerciseService:
 
     # -- staff ------------------------------------------------------------------------------
 
-    def answer(self, post_id: str, voter_identity: str, option: str,
-               clicked_at: datetime | None = None) -> str:
+    def answer(
+        self, post_id: str, voter_identity: str, option: str, clicked_at: datetime | None = None
+    ) -> str:
         """Record or change one person's answer; refused once the post is revealed.
 
         When two clicks of one person race, the later click (by the platform's click time)
@@ -242,12 +321,17 @@ class ExerciseService:
             ex = Exercise.model_validate_json(post.exercise)
             if option not in {o.id for o in ex.options}:
                 raise Refused("invalid")
-            stmt = insert(s)(AnswerRow).values(post_id=post_id, voter=voter, option=option,
-                                               at=clicked)
+            stmt = insert(s)(AnswerRow).values(
+                post_id=post_id, voter=voter, option=option, at=clicked
+            )
             # one row per person: a later click changes the answer
-            s.execute(stmt.on_conflict_do_update(
-                index_elements=["post_id", "voter"], set_={"option": option, "at": clicked},
-                where=AnswerRow.at < stmt.excluded.at))
+            s.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["post_id", "voter"],
+                    set_={"option": option, "at": clicked},
+                    where=AnswerRow.at < stmt.excluded.at,
+                )
+            )
         return option
 
     def post(self, post_id: str) -> PostView:
@@ -255,32 +339,52 @@ class ExerciseService:
             row = s.get(ExercisePostRow, post_id)
             if row is None:
                 raise Refused("gone")
-            counts = Counter(s.scalars(select(AnswerRow.option).where(
-                AnswerRow.post_id == post_id)))
-            return PostView(row.id, Exercise.model_validate_json(row.exercise), row.channel,
-                            row.status, row.late, row.slot, row.reveal_at,
-                            json.loads(row.message) if row.message else {}, dict(counts),
-                            sum(counts.values()))
+            counts = Counter(
+                s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
+            )
+            return PostView(
+                row.id,
+                Exercise.model_validate_json(row.exercise),
+                row.channel,
+                row.status,
+                row.late,
+                row.slot,
+                row.reveal_at,
+                json.loads(row.message) if row.message else {},
+                dict(counts),
+                sum(counts.values()),
+            )
 
     def results(self) -> list[dict[str, Any]]:
         """Participation and distribution per posted exercise, oldest first (no individuals;
         no breakdown under MIN_GROUP answers)."""
         with self.db.tx() as s:
-            ids = list(s.scalars(select(ExercisePostRow.id).where(
-                ExercisePostRow.status.in_(("posted", "revealing", "revealed")))
-                .order_by(ExercisePostRow.slot)))
+            ids = list(
+                s.scalars(
+                    select(ExercisePostRow.id)
+                    .where(ExercisePostRow.status.in_(("posted", "revealing", "revealed")))
+                    .order_by(ExercisePostRow.slot)
+                )
+            )
         out = []
         for pid in ids:
             p = self.post(pid)
             shown = p.total >= MIN_GROUP
             right = sum(p.counts.get(r, 0) for r in p.exercise.recommended)
-            out.append({
-                "exercise": p.exercise.id, "topic": p.exercise.topic, "channel": p.channel,
-                "posted_for": p.slot.isoformat(), "status": p.status, "answers": p.total,
-                "distribution": {o.id: p.counts.get(o.id, 0) for o in p.exercise.options}
-                if shown else None,
-                "recommended_share": round(right / p.total, 3) if shown and p.total else None,
-            })
+            out.append(
+                {
+                    "exercise": p.exercise.id,
+                    "topic": p.exercise.topic,
+                    "channel": p.channel,
+                    "posted_for": p.slot.isoformat(),
+                    "status": p.status,
+                    "answers": p.total,
+                    "distribution": {o.id: p.counts.get(o.id, 0) for o in p.exercise.options}
+                    if shown
+                    else None,
+                    "recommended_share": round(right / p.total, 3) if shown and p.total else None,
+                }
+            )
         return out
 
 

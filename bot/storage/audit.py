@@ -24,13 +24,21 @@ _PG_LOCK = 7406120002
 
 
 def entry_hash(seq: int, at: str, action: str, subject: str, result: str, prev: str) -> str:
-    body = json.dumps([seq, at, action, subject, result, prev], ensure_ascii=False,
-                      separators=(",", ":"))
+    body = json.dumps(
+        [seq, at, action, subject, result, prev], ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def append(s: Session, *, at: datetime, action: str, subject: str, result: str = "ok",
-           payload: dict[str, Any] | None = None) -> AuditRow:
+def append(
+    s: Session,
+    *,
+    at: datetime,
+    action: str,
+    subject: str,
+    result: str = "ok",
+    payload: dict[str, Any] | None = None,
+) -> AuditRow:
     """Append one entry inside the caller's transaction (so it commits with the change)."""
     if s.get_bind().dialect.name == "postgresql":
         s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
@@ -38,9 +46,16 @@ def append(s: Session, *, at: datetime, action: str, subject: str, result: str =
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
     stamp = at.isoformat(timespec="seconds")
-    row = AuditRow(seq=seq, at=stamp, action=action, subject=subject, result=result,
-                   prev_hash=prev, hash=entry_hash(seq, stamp, action, subject, result, prev),
-                   payload=json.dumps(payload, ensure_ascii=False) if payload else None)
+    row = AuditRow(
+        seq=seq,
+        at=stamp,
+        action=action,
+        subject=subject,
+        result=result,
+        prev_hash=prev,
+        hash=entry_hash(seq, stamp, action, subject, result, prev),
+        payload=json.dumps(payload, ensure_ascii=False) if payload else None,
+    )
     s.add(row)
     s.flush()
     return row

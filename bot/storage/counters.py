@@ -13,6 +13,11 @@ from bot.storage.tables import CounterRow
 def bump(s: Session, name: str) -> int:
     """Add one to counter `name` and return its new value."""
     s.execute(insert(s)(CounterRow).values(name=name, value=0).on_conflict_do_nothing())
-    return int(s.execute(update(CounterRow).where(CounterRow.name == name)
-                         .values(value=CounterRow.value + 1)
-                         .returning(CounterRow.value)).scalar_one())
+    return int(
+        s.execute(
+            update(CounterRow)
+            .where(CounterRow.name == name)
+            .values(value=CounterRow.value + 1)
+            .returning(CounterRow.value)
+        ).scalar_one()
+    )

@@ -27,8 +27,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               **kwargs)
+        engine = create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -99,3 +100,8 @@ def insert(s: Session) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def rowcount(result: Any) -> int:
+    """Rows touched by an UPDATE/INSERT/DELETE result (typed as a plain Result by stubs)."""
+    return int(getattr(result, "rowcount", 0) or 0)

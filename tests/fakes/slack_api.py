@@ -48,15 +48,17 @@ class FakeSlack:
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    def fail(self, method: str, status: int, times: int, retry_after: int | None = None,
-             error: str = "") -> None:
+    def fail(
+        self, method: str, status: int, times: int, retry_after: int | None = None, error: str = ""
+    ) -> None:
         self.failures[method] = Failure(status, times, retry_after, error)
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         assert self._changed is not None
         async with self._changed:
             await asyncio.wait_for(
-                self._changed.wait_for(lambda: len(self.of(method)) >= count), timeout)
+                self._changed.wait_for(lambda: len(self.of(method)) >= count), timeout
+            )
         return self.of(method)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -77,8 +79,11 @@ class FakeSlack:
             failure.remaining -= 1
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             self.calls.append(Call(method + "!failed", args, token))
-            return web.json_response({"ok": False, "error": failure.error or "fake_failure"},
-                                     status=failure.status, headers=headers)
+            return web.json_response(
+                {"ok": False, "error": failure.error or "fake_failure"},
+                status=failure.status,
+                headers=headers,
+            )
         self.calls.append(Call(method, args, token))
         body = self._answer(method, args)
         hook = self.hooks.get(method)
@@ -93,8 +98,9 @@ class FakeSlack:
         """Socket Mode: say hello, push queued envelopes, record the app's acks."""
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        await ws.send_json({"type": "hello", "num_connections": 1,
-                            "connection_info": {"app_id": "A1"}})
+        await ws.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
+        )
         self.sockets.append(ws)
         async for message in ws:
             if message.type == web.WSMsgType.TEXT:
@@ -119,8 +125,14 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT",
-                    "url": "https://fake.slack/", "team": "Fake Bank"}
+            return {
+                "ok": True,
+                "team_id": "T1",
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "url": "https://fake.slack/",
+                "team": "Fake Bank",
+            }
         if method in ("views.open", "views.update", "views.push", "views.publish"):
             view = dict(args.get("view") or {})
             view.setdefault("id", args.get("view_id") or f"V{next(self._ts)}")
@@ -128,8 +140,13 @@ class FakeSlack:
         if method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
             channel = str(args.get("channel"))
-            msg = {"ts": ts, "text": args.get("text"), "blocks": args.get("blocks"),
-                   "metadata": args.get("metadata"), "thread_ts": args.get("thread_ts")}
+            msg = {
+                "ts": ts,
+                "text": args.get("text"),
+                "blocks": args.get("blocks"),
+                "metadata": args.get("metadata"),
+                "thread_ts": args.get("thread_ts"),
+            }
             self.messages.setdefault(channel, []).append(msg)
             return {"ok": True, "channel": channel, "ts": ts, "message": msg}
         if method == "chat.update":
@@ -147,8 +164,10 @@ class FakeSlack:
             user = str(args.get("user"))
             return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
         if method == "apps.connections.open":
-            return {"ok": True, "url": self.url.replace("http://", "ws://").replace("/api/",
-                                                                                  "/link")}
+            return {
+                "ok": True,
+                "url": self.url.replace("http://", "ws://").replace("/api/", "/link"),
+            }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))}}
         return {"ok": False, "error": "unknown_method"}

@@ -18,8 +18,14 @@ from bot.service import Action, ConsultationService, Refused
 
 
 class Console:
-    def __init__(self, service: ConsultationService, *, stdin: TextIO, out: Callable[[str], None],
-                 owner: str | None = None) -> None:
+    def __init__(
+        self,
+        service: ConsultationService,
+        *,
+        stdin: TextIO,
+        out: Callable[[str], None],
+        owner: str | None = None,
+    ) -> None:
         self.service = service
         self.stdin = stdin
         self.out = out
@@ -58,8 +64,11 @@ class Console:
             if picked is None:
                 return 0
             kind, ident = picked
-            turn = (self.service.view(self.owner, ident) if kind == "session"
-                    else self.service.start(self.owner, ident, lang))
+            turn = (
+                self.service.view(self.owner, ident)
+                if kind == "session"
+                else self.service.start(self.owner, ident, lang)
+            )
         else:
             found = self.service.find_tree(tree_id)
             if found is None:

@@ -24,14 +24,18 @@ WIDTH = 78
 def _wrap(text: str, indent: str = "") -> list[str]:
     out: list[str] = []
     for para in text.splitlines() or [""]:
-        out.extend(textwrap.wrap(para, WIDTH, initial_indent=indent, subsequent_indent=indent,
-                                 break_long_words=True) or [""])
+        out.extend(
+            textwrap.wrap(
+                para, WIDTH, initial_indent=indent, subsequent_indent=indent, break_long_words=True
+            )
+            or [""]
+        )
     return out
 
 
 def outcome_lines(o: OutcomeReply, lang: str) -> list[str]:
     lines = [f"» {o.headline}  [{msg('severity', lang)}: {o.severity}]", ""]
-    lines += [msg("advice", lang) + ":"] + _wrap(o.advice, "  ")
+    lines += [msg("advice", lang) + ":", *_wrap(o.advice, "  ")]
     if o.cites:
         lines += ["", msg("cites", lang) + ":"]
         lines += [f"  {c.id} {c.title} — {c.source}" for c in o.cites]

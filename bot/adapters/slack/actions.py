@@ -69,8 +69,7 @@ class Click(BaseModel):
         if len(parts) != 4:
             return None
         try:
-            return cls(session=parts[0], node=parts[1], version=int(parts[2]),
-                       option=int(parts[3]))
+            return cls(session=parts[0], node=parts[1], version=int(parts[2]), option=int(parts[3]))
         except (ValueError, ValidationError):
             return None
 

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 def make_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
     """One client per process on one aiohttp session (a session per call doubles the CPU cost)."""
     return AsyncWebClient(
-        token=token, base_url=base_url, session=session,
+        token=token,
+        base_url=base_url,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
@@ -36,12 +38,12 @@ def make_client(token: str, base_url: str, session: aiohttp.ClientSession) -> As
 
 async def _on_error(error: Exception, body: dict[str, Any]) -> None:
     # never log the body: it can hold what a user typed
-    log.error("listener failed on a %s request", body.get("type") or "command",
-              exc_info=error)
+    log.error("listener failed on a %s request", body.get("type") or "command", exc_info=error)
 
 
-def build_slack_app(services: Services, client: AsyncWebClient,
-                    deferred: Deferred | None = None) -> AsyncApp:
+def build_slack_app(
+    services: Services, client: AsyncWebClient, deferred: Deferred | None = None
+) -> AsyncApp:
     settings = services.settings
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,

@@ -74,8 +74,12 @@ def _section(text: str, accessory: ButtonElement | None = None) -> SectionBlock:
 
 
 def _button(text: str, action_id: str, value: str = "", style: str | None = None) -> ButtonElement:
-    return ButtonElement(text=PlainTextObject(text=_clip(text, 75)), action_id=action_id,
-                         value=value or None, style=style)
+    return ButtonElement(
+        text=PlainTextObject(text=_clip(text, 75)),
+        action_id=action_id,
+        value=value or None,
+        style=style,
+    )
 
 
 def _dicts(blocks: Iterable[Block], limit: int) -> list[dict[str, Any]]:
@@ -85,10 +89,19 @@ def _dicts(blocks: Iterable[Block], limit: int) -> list[dict[str, Any]]:
     return out
 
 
-def _modal(title: str, blocks: Sequence[Block], *, callback_id: str, lang: str,
-           metadata: str = "", submit: str | None = None) -> dict[str, Any]:
+def _modal(
+    title: str,
+    blocks: Sequence[Block],
+    *,
+    callback_id: str,
+    lang: str,
+    metadata: str = "",
+    submit: str | None = None,
+) -> dict[str, Any]:
     view = View(
-        type="modal", title=PlainTextObject(text=_clip(title, 24)), callback_id=callback_id,
+        type="modal",
+        title=PlainTextObject(text=_clip(title, 24)),
+        callback_id=callback_id,
         close=PlainTextObject(text="关闭" if lang == "zh" else "Close"),
         submit=PlainTextObject(text=submit) if submit else None,
         private_metadata=metadata or None,
@@ -120,8 +133,14 @@ def outcome_blocks(o: OutcomeReply, lang: str) -> list[Block]:
     return blocks
 
 
-def walk_view(replies: Sequence[Reply], session_id: str, lang: str, *,
-              handoff_title: str | None = None, notice: str = "") -> dict[str, Any]:
+def walk_view(
+    replies: Sequence[Reply],
+    session_id: str,
+    lang: str,
+    *,
+    handoff_title: str | None = None,
+    notice: str = "",
+) -> dict[str, Any]:
     """The modal for the current node of a consultation (one node per view)."""
     blocks: list[Block] = []
     if notice:
@@ -143,82 +162,130 @@ def walk_view(replies: Sequence[Reply], session_id: str, lang: str, *,
         elif isinstance(r, Ask):
             for i, label in r.options:
                 click = A.Click(session=session_id, node=r.node, version=r.version, option=i)
-                blocks.append(_section(f"{i + 1}. {escape(label)}", _button(
-                    "选择" if lang == "zh" else "Choose", f"{A.CHOOSE}:{i}", click.encode())))
+                blocks.append(
+                    _section(
+                        f"{i + 1}. {escape(label)}",
+                        _button(
+                            "选择" if lang == "zh" else "Choose", f"{A.CHOOSE}:{i}", click.encode()
+                        ),
+                    )
+                )
             controls = _controls(session_id, r.node, r.version, r.can_back, lang)
         elif isinstance(r, AskText):
-            blocks.append(InputBlock(
-                block_id=A.ANSWER_BLOCK, label=PlainTextObject(text=_clip(r.prompt, 2000)),
-                optional=r.optional,
-                element=PlainTextInputElement(action_id=A.ANSWER_INPUT, multiline=True,
-                                              max_length=r.max_length),
-            ))
+            blocks.append(
+                InputBlock(
+                    block_id=A.ANSWER_BLOCK,
+                    label=PlainTextObject(text=_clip(r.prompt, 2000)),
+                    optional=r.optional,
+                    element=PlainTextInputElement(
+                        action_id=A.ANSWER_INPUT, multiline=True, max_length=r.max_length
+                    ),
+                )
+            )
             submit = msg("submit", lang)
             metadata = A.Click(session=session_id, node=r.node, version=r.version).encode()
             controls = _controls(session_id, r.node, r.version, r.can_back, lang)
         elif isinstance(r, Continue):
             click = A.Click(session=session_id, node=r.node, version=r.version)
-            controls = [_button(msg("continue", lang), A.CONTINUE, click.encode(), "primary"),
-                        *_controls(session_id, r.node, r.version, r.can_back, lang)]
+            controls = [
+                _button(msg("continue", lang), A.CONTINUE, click.encode(), "primary"),
+                *_controls(session_id, r.node, r.version, r.can_back, lang),
+            ]
         elif isinstance(r, OutcomeReply):
             blocks.extend(outcome_blocks(r, lang))
             controls = [_button(msg("send_record", lang), A.RECORD_DM, session_id, "primary")]
             if r.escalation in ("offered", "required"):
-                controls.insert(0, _button(msg("report_button", lang), A.REPORT, session_id,
-                                           "danger" if r.escalation == "required" else None))
+                controls.insert(
+                    0,
+                    _button(
+                        msg("report_button", lang),
+                        A.REPORT,
+                        session_id,
+                        "danger" if r.escalation == "required" else None,
+                    ),
+                )
             if r.handoff and handoff_title:
-                controls.append(_button(msg("handoff", lang, title=handoff_title), A.START,
-                                        r.handoff))
+                controls.append(
+                    _button(msg("handoff", lang, title=handoff_title), A.START, r.handoff)
+                )
     if controls:
         blocks.append(ActionsBlock(elements=controls))
-    return _modal(msg("app_name", lang), blocks, callback_id=A.WALK_VIEW, lang=lang,
-                  metadata=metadata or session_id, submit=submit)
+    return _modal(
+        msg("app_name", lang),
+        blocks,
+        callback_id=A.WALK_VIEW,
+        lang=lang,
+        metadata=metadata or session_id,
+        submit=submit,
+    )
 
 
-def _controls(session_id: str, node: str, version: int, can_back: bool,
-              lang: str) -> list[ButtonElement]:
+def _controls(
+    session_id: str, node: str, version: int, can_back: bool, lang: str
+) -> list[ButtonElement]:
     click = A.Click(session=session_id, node=node, version=version).encode()
     out = [_button(msg("back", lang), A.BACK, click)] if can_back else []
     out.append(_button(msg("save_exit", lang), A.SAVE, click))
     return out
 
 
-def picker_view(trees: Sequence[TreeInfo], unfinished: Sequence[SessionInfo], lang: str, *,
-                metadata: str = "", about_channel: str = "") -> dict[str, Any]:
+def picker_view(
+    trees: Sequence[TreeInfo],
+    unfinished: Sequence[SessionInfo],
+    lang: str,
+    *,
+    metadata: str = "",
+    about_channel: str = "",
+) -> dict[str, Any]:
     """Topic picker: unfinished consultations first, then trees by topic, triage on top."""
     blocks: list[Block] = []
     if about_channel:
-        blocks.append(ContextBlock(elements=[_md(msg("about_message", lang,
-                                                     channel=escape(about_channel)))]))
+        blocks.append(
+            ContextBlock(elements=[_md(msg("about_message", lang, channel=escape(about_channel)))])
+        )
     blocks.append(_section(msg("pick_topic", lang)))
     if unfinished:
         blocks.append(HeaderBlock(text=PlainTextObject(text=msg("unfinished", lang))))
         for i, s in enumerate(unfinished[:5]):
-            blocks.append(_section(f"*{escape(s.title)}* · {s.step}/4",
-                                   _button(msg("resume", lang), f"{A.RESUME}:{i}", s.id)))
+            blocks.append(
+                _section(
+                    f"*{escape(s.title)}* · {s.step}/4",
+                    _button(msg("resume", lang), f"{A.RESUME}:{i}", s.id),
+                )
+            )
         blocks.append(DividerBlock())
     ordered = sorted(trees, key=lambda t: t.topic != "triage")
     for i, t in enumerate(ordered):
         label = f"*{escape(t.title)}*\n{escape(t.summary)}"
         if t.topic == "triage":
             label = f":thinking_face: *{msg('not_sure', lang)}* — {escape(t.title)}"
-        blocks.append(_section(label, _button(msg("start", lang) if t.topic != "triage"
-                                              else msg("not_sure", lang),
-                                              f"{A.START}:{i}", t.id)))
-    return _modal(msg("app_name", lang), blocks, callback_id=A.PICKER_VIEW, lang=lang,
-                  metadata=metadata)
+        blocks.append(
+            _section(
+                label,
+                _button(
+                    msg("start", lang) if t.topic != "triage" else msg("not_sure", lang),
+                    f"{A.START}:{i}",
+                    t.id,
+                ),
+            )
+        )
+    return _modal(
+        msg("app_name", lang), blocks, callback_id=A.PICKER_VIEW, lang=lang, metadata=metadata
+    )
 
 
 def notice_view(text: str, lang: str) -> dict[str, Any]:
-    return _modal(msg("app_name", lang), [_section(escape(text))], callback_id="eb.notice",
-                  lang=lang)
+    return _modal(
+        msg("app_name", lang), [_section(escape(text))], callback_id="eb.notice", lang=lang
+    )
 
 
 def record_blocks(rec: DecisionRecord, lang: str, note: str = "") -> list[dict[str, Any]]:
     """The decision record as message blocks (DM) — at most 50 blocks."""
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=_clip(f"{msg('record_title', lang)}: {rec.title}",
-                                                    150))),
+        HeaderBlock(
+            text=PlainTextObject(text=_clip(f"{msg('record_title', lang)}: {rec.title}", 150))
+        ),
         ContextBlock(elements=[_md(f"{escape(rec.tree_id)} v{rec.tree_version}")]),
     ]
     if note:
@@ -238,17 +305,24 @@ def record_fallback(rec: DecisionRecord, lang: str) -> str:
 
 
 def record_view(rec: DecisionRecord, lang: str) -> dict[str, Any]:
-    view = View(type="modal", title=PlainTextObject(text=_clip(msg("record_title", lang), 24)),
-                close=PlainTextObject(text="关闭" if lang == "zh" else "Close"),
-                blocks=record_blocks(rec, lang))
+    view = View(
+        type="modal",
+        title=PlainTextObject(text=_clip(msg("record_title", lang), 24)),
+        close=PlainTextObject(text="关闭" if lang == "zh" else "Close"),
+        blocks=record_blocks(rec, lang),
+    )
     return view.to_dict()
 
 
 # -- App Home ---------------------------------------------------------------------------------
 
 
-def home_view(lang: str, unfinished: Sequence[SessionInfo],
-              recent: Sequence[SessionInfo], extra: Sequence[Block] = ()) -> dict[str, Any]:
+def home_view(
+    lang: str,
+    unfinished: Sequence[SessionInfo],
+    recent: Sequence[SessionInfo],
+    extra: Sequence[Block] = (),
+) -> dict[str, Any]:
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=msg("app_name", lang))),
         _section(msg("about", lang)),
@@ -260,15 +334,23 @@ def home_view(lang: str, unfinished: Sequence[SessionInfo],
         blocks.append(ContextBlock(elements=[_md(msg("none_yet", lang))]))
     for i, s in enumerate(unfinished[:10]):
         when = slack_date(s.updated_at, with_time=True)
-        blocks.append(_section(f"*{escape(s.title)}* · {s.step}/4 · {when}",
-                               _button(msg("resume", lang), f"{A.RESUME}:{i}", s.id)))
+        blocks.append(
+            _section(
+                f"*{escape(s.title)}* · {s.step}/4 · {when}",
+                _button(msg("resume", lang), f"{A.RESUME}:{i}", s.id),
+            )
+        )
     blocks += [DividerBlock(), HeaderBlock(text=PlainTextObject(text=msg("recent", lang)))]
     if not recent:
         blocks.append(ContextBlock(elements=[_md(msg("none_yet", lang))]))
     for i, s in enumerate(recent[:10]):
         when = slack_date(s.updated_at)
-        blocks.append(_section(f"*{escape(s.title)}*\n{escape(s.headline)} · {when}",
-                               _button(msg("view", lang), f"{A.VIEW_RECORD}:{i}", s.id)))
+        blocks.append(
+            _section(
+                f"*{escape(s.title)}*\n{escape(s.headline)} · {when}",
+                _button(msg("view", lang), f"{A.VIEW_RECORD}:{i}", s.id),
+            )
+        )
     blocks.extend(extra)
     view = View(type="home", blocks=_dicts(blocks, MAX_VIEW_BLOCKS))
     return view.to_dict()

@@ -27,7 +27,6 @@ from bot.service import Refused
 log = logging.getLogger(__name__)
 
 
-
 def _values(view: Body) -> dict[str, Any]:
     """block_id -> the submitted value of its 'value' element."""
     out: dict[str, Any] = {}
@@ -67,8 +66,9 @@ class SlackCases:
 
     async def open_report_from_command(self, body: Body, client: AsyncWebClient) -> None:
         lang = await self.c.lang(client, body)
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=CB.report_view(lang, ask_topic=True))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=CB.report_view(lang, ask_topic=True)
+        )
 
     async def ack_report(self, ack: AsyncAck, body: Body, view: Body) -> None:
         """The report modal's submission: record the case and answer in the ack."""
@@ -80,8 +80,9 @@ class SlackCases:
             await ack(response_action="errors", errors={"mode": "—"})
             return
         if mode == "anonymous" and len(v.get("passphrase") or "") < 8:
-            await ack(response_action="errors", errors={"passphrase": msg("passphrase_short",
-                                                                          lang)})
+            await ack(
+                response_action="errors", errors={"passphrase": msg("passphrase_short", lang)}
+            )
             return
         if not await self.call(self.c.service.first_delivery, f"report:{view.get('id')}"):
             await ack()  # a repeated submission of a report already recorded
@@ -96,29 +97,44 @@ class SlackCases:
                 tree = self.c.service.content.tree(record.tree_id, record.tree_version)
                 topic = tree.topic if tree and tree.topic != "triage" else "speaking_up"
             receipt = await self.call(
-                self.cases.escalate, reporter_identity=owner, mode=mode, record=record,
-                topic=topic, session_id=session_id, narrative=str(v.get("narrative") or ""),
-                excluded=list(v.get("exclude") or []), passphrase=str(v.get("passphrase") or ""))
+                self.cases.escalate,
+                reporter_identity=owner,
+                mode=mode,
+                record=record,
+                topic=topic,
+                session_id=session_id,
+                narrative=str(v.get("narrative") or ""),
+                excluded=list(v.get("exclude") or []),
+                passphrase=str(v.get("passphrase") or ""),
+            )
         except Refused as exc:
             block = "passphrase" if exc.key == "passphrase_short" else "narrative"
             await ack(response_action="errors", errors={block: msg(exc.key, lang)})
             return
         card = await self.call(self.cases.card, receipt.case_id)
-        await ack(response_action="update", view=CB.report_done_view(
-            lang, receipt.ref, slack_date(card.ack_due, with_time=True), receipt.receipt_code))
+        await ack(
+            response_action="update",
+            view=CB.report_done_view(
+                lang, receipt.ref, slack_date(card.ack_due, with_time=True), receipt.receipt_code
+            ),
+        )
 
     async def open_status(self, body: Body, client: AsyncWebClient) -> None:
         lang = await self.c.lang(client, body)
         named = await self.call(self.cases.named_cases, owner_of(body))
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=CB.status_login_view(lang, named))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=CB.status_login_view(lang, named)
+        )
 
     async def ack_status(self, ack: AsyncAck, body: Body, view: Body) -> None:
         lang = str(await self.call(self.c.service.lang_of, owner_of(body)) or "en")
         v = _values(view)
         try:
-            r = await self.call(self.cases.reporter_login, str(v.get("receipt") or ""),
-                                str(v.get("passphrase") or ""))
+            r = await self.call(
+                self.cases.reporter_login,
+                str(v.get("receipt") or ""),
+                str(v.get("passphrase") or ""),
+            )
         except Refused as exc:
             await ack(response_action="errors", errors={"passphrase": msg(exc.key, lang)})
             return
@@ -128,8 +144,12 @@ class SlackCases:
         lang = str(await self.call(self.c.service.lang_of, owner_of(body)) or "en")
         v = _values(view)
         try:
-            r = await self.call(self.cases.reporter_answer, str(view.get("private_metadata")),
-                                str(v.get("answer") or ""), owner_of(body))
+            r = await self.call(
+                self.cases.reporter_answer,
+                str(view.get("private_metadata")),
+                str(v.get("answer") or ""),
+                owner_of(body),
+            )
         except Refused as exc:
             await ack(response_action="errors", errors={"answer": msg(exc.key, lang)})
             return
@@ -141,12 +161,16 @@ class SlackCases:
         lang = await self.c.lang(client, body)
         if case_id is None or await self.call(self.cases.reporter_of, case_id) != owner:
             await self.c.refuse_forged(body, "reporter_answer", "not the reporter")
-            await client.views_open(trigger_id=body["trigger_id"],
-                                    view=notice_view(msg("not_yours", lang), lang))
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=notice_view(msg("not_yours", lang), lang)
+            )
             return
         token = await self.call(self.cases.reporter_token, case_id)
-        named = [r for r in await self.call(self.cases.named_cases, owner) if r.token
-                 and r.token.split(".")[0] == case_id]
+        named = [
+            r
+            for r in await self.call(self.cases.named_cases, owner)
+            if r.token and r.token.split(".")[0] == case_id
+        ]
         view = CB.reporter_status_view(named[0], lang) if named else notice_view("—", lang)
         view["private_metadata"] = token
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -158,8 +182,11 @@ class SlackCases:
             if case_id is None:
                 raise Refused("not_yours")
             await self.call(self.cases.consent, case_id, owner_of(body))
-            text = "Thank you — the case team may now see your identity." if lang == "en" \
+            text = (
+                "Thank you — the case team may now see your identity."
+                if lang == "en"
                 else "谢谢，办案团队现在可以看到你的身份。"
+            )
         except Refused as exc:
             text = msg(exc.key, lang)
         await client.chat_postMessage(channel=_user(body), text=text)
@@ -185,8 +212,9 @@ class SlackCases:
     async def on_card_action(self, body: Body, client: AsyncWebClient) -> None:
         action = body["actions"][0]
         action_id = str(action.get("action_id"))
-        case_id = A.session_id(action.get("value") or (action.get("block_id") or "")
-                               .removeprefix("assign:"))
+        case_id = A.session_id(
+            action.get("value") or (action.get("block_id") or "").removeprefix("assign:")
+        )
         officer = _user(body)
         if case_id is None:
             await self.c.refuse_forged(body, "case", "malformed case id")
@@ -197,8 +225,11 @@ class SlackCases:
                 await client.views_open(trigger_id=body["trigger_id"], view=CB.details_view(view))
             elif action_id in (CB.CASE_ASK, CB.CASE_NOTE, CB.CASE_CLOSE):
                 await self.call(self.cases.check, case_id, officer, action_id.rsplit(".", 1)[-1])
-                modal = (CB.close_modal(case_id) if action_id == CB.CASE_CLOSE
-                         else CB.text_modal(case_id, action_id.rsplit(".", 1)[-1]))
+                modal = (
+                    CB.close_modal(case_id)
+                    if action_id == CB.CASE_CLOSE
+                    else CB.text_modal(case_id, action_id.rsplit(".", 1)[-1])
+                )
                 await client.views_open(trigger_id=body["trigger_id"], view=modal)
             else:
                 verb, kwargs = {
@@ -224,27 +255,41 @@ class SlackCases:
     async def ack_case_close(self, ack: AsyncAck, body: Body, view: Body) -> None:
         v = _values(view)
         try:
-            await self.call(self.cases.act, str(view.get("private_metadata")), _user(body),
-                            "close", outcome=str(v.get("outcome") or ""),
-                            text=str(v.get("text") or ""))
+            await self.call(
+                self.cases.act,
+                str(view.get("private_metadata")),
+                _user(body),
+                "close",
+                outcome=str(v.get("outcome") or ""),
+                text=str(v.get("text") or ""),
+            )
         except Refused as exc:
             await ack(response_action="errors", errors={"text": msg(exc.key, "en")})
             return
         await ack()
 
 
-_KNOWN = {"not_officer", "excluded", "case_closed", "case_stale", "empty", "gone",
-          "not_officer_target"}
+_KNOWN = {
+    "not_officer",
+    "excluded",
+    "case_closed",
+    "case_stale",
+    "empty",
+    "gone",
+    "not_officer_target",
+}
 
 
-def register_cases(app: AsyncApp, consult: SlackConsultations, cases: CaseService,
-                   deferred: Deferred) -> SlackCases:
+def register_cases(
+    app: AsyncApp, consult: SlackConsultations, cases: CaseService, deferred: Deferred
+) -> SlackCases:
     h = SlackCases(consult, cases)
 
     def after_ack(work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
             await ack()
             deferred.spawn(work(body, client))
+
         return listener
 
     app.action(A.REPORT)(after_ack(h.open_report))
@@ -253,8 +298,16 @@ def register_cases(app: AsyncApp, consult: SlackConsultations, cases: CaseServic
     app.view(CB.ANSWER_VIEW)(h.ack_answer)
     app.action(CB.REPORTER_ANSWER)(after_ack(h.open_answer_from_dm))
     app.action(CB.REPORTER_CONSENT)(after_ack(h.on_consent))
-    for action_id in (CB.CASE_ACK, CB.CASE_ASSIGN_ME, CB.CASE_ASSIGN, CB.CASE_VIEW, CB.CASE_ASK,
-                      CB.CASE_NOTE, CB.CASE_CLOSE, CB.CASE_REOPEN):
+    for action_id in (
+        CB.CASE_ACK,
+        CB.CASE_ASSIGN_ME,
+        CB.CASE_ASSIGN,
+        CB.CASE_VIEW,
+        CB.CASE_ASK,
+        CB.CASE_NOTE,
+        CB.CASE_CLOSE,
+        CB.CASE_REOPEN,
+    ):
         app.action(action_id)(after_ack(h.on_card_action))
     app.view(CB.CASE_TEXT_VIEW)(h.ack_case_text)
     app.view(CB.CASE_CLOSE_VIEW)(h.ack_case_close)

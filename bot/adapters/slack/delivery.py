@@ -10,8 +10,10 @@ reached Slack before the process died) the channel history is searched for that 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -36,9 +38,15 @@ def _user(identity: str | None) -> str | None:
 
 
 class SlackDispatcher:
-    def __init__(self, services: Services, client: AsyncWebClient, *,
-                 interval: float = 1.0, remind_every: float = 30.0,
-                 lease: timedelta = outbox.LEASE) -> None:
+    def __init__(
+        self,
+        services: Services,
+        client: AsyncWebClient,
+        *,
+        interval: float = 1.0,
+        remind_every: float = 30.0,
+        lease: timedelta = outbox.LEASE,
+    ) -> None:
         self.s = services
         self.client = client
         self.interval = interval
@@ -66,10 +74,8 @@ class SlackDispatcher:
             except Exception:  # the loop must survive anything; the outbox keeps the work
                 log.exception("dispatcher tick failed; retrying")
             self.kick.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.kick.wait(), self.interval)
-            except TimeoutError:
-                pass
 
     async def tick(self) -> int:
         jobs = await asyncio.to_thread(self._claim)
@@ -88,27 +94,42 @@ class SlackDispatcher:
             status = exc.response.status_code
             retry_after = exc.response.headers.get("Retry-After") if exc.response.headers else None
             after = timedelta(seconds=int(retry_after)) if status == 429 and retry_after else None
-            at = await asyncio.to_thread(outbox.retry, self.s.db, job, now(),
-                                         f"slack {status} {exc.response.get('error')}", after)
-            log.warning("outbox %s (%s) failed with %s; next try %s", job.id, job.kind, status,
-                        at.isoformat(timespec="seconds"))
+            at = await asyncio.to_thread(
+                outbox.retry,
+                self.s.db,
+                job,
+                now(),
+                f"slack {status} {exc.response.get('error')}",
+                after,
+            )
+            log.warning(
+                "outbox %s (%s) failed with %s; next try %s",
+                job.id,
+                job.kind,
+                status,
+                at.isoformat(timespec="seconds"),
+            )
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
             await asyncio.to_thread(outbox.retry, self.s.db, job, now(), type(exc).__name__)
             log.warning("outbox %s (%s): %s; will retry", job.id, job.kind, type(exc).__name__)
             return
         except NotYet as exc:
-            await asyncio.to_thread(outbox.retry, self.s.db, job, now(), str(exc),
-                                    timedelta(seconds=2))
+            await asyncio.to_thread(
+                outbox.retry, self.s.db, job, now(), str(exc), timedelta(seconds=2)
+            )
             return
         await asyncio.to_thread(outbox.done, self.s.db, job.id, now(), result)
 
     async def _send(self, job: Job) -> dict[str, str]:
         handler = {
-            "case_card": self._case_card, "card_update": self._card_update,
-            "reminder": self._reminder, "relay_question": self._relay_question,
+            "case_card": self._case_card,
+            "card_update": self._card_update,
+            "reminder": self._reminder,
+            "relay_question": self._relay_question,
             "notify_assignee": self._notify_assignee,
-            "exercise_post": self._exercise_post, "exercise_reveal": self._exercise_reveal,
+            "exercise_post": self._exercise_post,
+            "exercise_reveal": self._exercise_reveal,
         }[job.kind]
         return await handler(job)
 
@@ -127,32 +148,48 @@ class SlackDispatcher:
                 await asyncio.to_thread(self.s.cases.set_card, job.case_id, found)
                 return found
         resp = await self.client.chat_postMessage(
-            channel=channel, text=CB.card_fallback(case), blocks=CB.card_blocks(case),
-            metadata={"event_type": METADATA_TYPE,
-                      "event_payload": {"outbox_id": job.id, "ref": case.ref}},
+            channel=channel,
+            text=CB.card_fallback(case),
+            blocks=CB.card_blocks(case),
+            metadata={
+                "event_type": METADATA_TYPE,
+                "event_payload": {"outbox_id": job.id, "ref": case.ref},
+            },
         )
         card = {"channel": str(resp["channel"]), "ts": str(resp["ts"])}
         await asyncio.to_thread(self.s.cases.set_card, job.case_id, card)
         return card
 
-    async def _find_posted(self, channel: str, job: Job, event_type: str,
-                           thread_ts: str | None = None) -> dict[str, str] | None:
+    async def _find_posted(
+        self, channel: str, job: Job, event_type: str, thread_ts: str | None = None
+    ) -> dict[str, str] | None:
         """Our message for this outbox row, if an earlier attempt did reach Slack."""
         oldest = f"{(job.created_at - timedelta(minutes=5)).timestamp():.6f}"
         cursor = None
         for _ in range(10):  # bounded: 10 pages of 200 messages
             if thread_ts:
                 resp = await self.client.conversations_replies(
-                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200,
-                    cursor=cursor)
+                    channel=channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
             else:
                 resp = await self.client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
-                    cursor=cursor)
-            for m in resp.get("messages", []):
+                    channel=channel,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            messages: list[dict[str, Any]] = resp.get("messages", [])
+            for m in messages:
                 meta = m.get("metadata") or {}
-                if (meta.get("event_type") == event_type
-                        and (meta.get("event_payload") or {}).get("outbox_id") == job.id):
+                if (
+                    meta.get("event_type") == event_type
+                    and (meta.get("event_payload") or {}).get("outbox_id") == job.id
+                ):
                     return {"channel": channel, "ts": str(m["ts"])}
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
@@ -164,8 +201,12 @@ class SlackDispatcher:
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
         if not case.card:
             raise NotYet("the card is not posted yet")
-        await self.client.chat_update(channel=case.card["channel"], ts=case.card["ts"],
-                                      text=CB.card_fallback(case), blocks=CB.card_blocks(case))
+        await self.client.chat_update(
+            channel=case.card["channel"],
+            ts=case.card["ts"],
+            text=CB.card_fallback(case),
+            blocks=CB.card_blocks(case),
+        )
         return case.card
 
     async def _reminder(self, job: Job) -> dict[str, str]:
@@ -174,8 +215,9 @@ class SlackDispatcher:
         if not case.card:
             raise NotYet("the card is not posted yet")
         text = CB.reminder_text(case, str(job.payload["clock"]), str(job.payload["point"]))
-        await self.client.chat_postMessage(channel=case.card["channel"],
-                                           thread_ts=case.card["ts"], text=text)
+        await self.client.chat_postMessage(
+            channel=case.card["channel"], thread_ts=case.card["ts"], text=text
+        )
         if case.assignee:
             await self.client.chat_postMessage(channel=case.assignee, text=text)
         return {"sent": "reminder"}
@@ -188,9 +230,12 @@ class SlackDispatcher:
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
         question = await asyncio.to_thread(self.s.cases.last_question, job.case_id)
         await self.client.chat_postMessage(
-            channel=reporter, text=f"{case.ref}: compliance has a question for you",
-            blocks=CB.question_message(case.ref, question, case.id,
-                                       confidential=case.mode == "confidential"))
+            channel=reporter,
+            text=f"{case.ref}: compliance has a question for you",
+            blocks=CB.question_message(
+                case.ref, question, case.id, confidential=case.mode == "confidential"
+            ),
+        )
         return {"sent": "dm"}
 
     async def _notify_assignee(self, job: Job) -> dict[str, str]:
@@ -199,10 +244,12 @@ class SlackDispatcher:
         target = case.assignee or (case.card or {}).get("channel")
         if not target:
             raise NotYet("nobody to notify yet")
-        kwargs = {"thread_ts": case.card["ts"]} if not case.assignee and case.card else {}
+        thread = case.card["ts"] if not case.assignee and case.card else None
         await self.client.chat_postMessage(
-            channel=target, text=f":envelope: The reporter answered on {case.ref}. "
-                                 "Open *View details* to read it.", **kwargs)
+            channel=target,
+            thread_ts=thread,
+            text=f":envelope: The reporter answered on {case.ref}. Open *View details* to read it.",
+        )
         return {"sent": "notified"}
 
     async def _exercise_post(self, job: Job) -> dict[str, str]:
@@ -217,10 +264,14 @@ class SlackDispatcher:
             found = await self._find_posted(post.channel, job, XB.POST_EVENT)
         if found is None:
             resp = await self.client.chat_postMessage(
-                channel=post.channel, text=XB.fallback(post.exercise),
+                channel=post.channel,
+                text=XB.fallback(post.exercise),
                 blocks=XB.post_blocks(post),
-                metadata={"event_type": XB.POST_EVENT,
-                          "event_payload": {"outbox_id": job.id, "post_id": post_id}})
+                metadata={
+                    "event_type": XB.POST_EVENT,
+                    "event_payload": {"outbox_id": job.id, "post_id": post_id},
+                },
+            )
             found = {"channel": str(resp["channel"]), "ts": str(resp["ts"])}
         await asyncio.to_thread(self.s.exercises.mark, post_id, "posted", found)
         return found
@@ -233,8 +284,9 @@ class SlackDispatcher:
         if not post.message:
             raise NotYet("the exercise post is not delivered yet")
         channel, ts = post.message["channel"], post.message["ts"]
-        await self.client.chat_update(channel=channel, ts=ts, text=XB.fallback(post.exercise),
-                                      blocks=XB.closed_blocks(post))
+        await self.client.chat_update(
+            channel=channel, ts=ts, text=XB.fallback(post.exercise), blocks=XB.closed_blocks(post)
+        )
         found = None
         if job.attempts > 1:
             found = await self._find_posted(channel, job, XB.REVEAL_EVENT, thread_ts=ts)
@@ -242,9 +294,14 @@ class SlackDispatcher:
             clauses = self.s.content.content.clauses
             titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
             await self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, text="答案揭晓 · The answer",
+                channel=channel,
+                thread_ts=ts,
+                text="答案揭晓 · The answer",
                 blocks=XB.reveal_blocks(post, titles),
-                metadata={"event_type": XB.REVEAL_EVENT,
-                          "event_payload": {"outbox_id": job.id, "post_id": post_id}})
+                metadata={
+                    "event_type": XB.REVEAL_EVENT,
+                    "event_payload": {"outbox_id": job.id, "post_id": post_id},
+                },
+            )
         await asyncio.to_thread(self.s.exercises.mark, post_id, "revealed")
         return {"channel": channel, "ts": ts}

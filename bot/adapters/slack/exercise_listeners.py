@@ -34,8 +34,9 @@ class SlackExercises:
             await self.c.refuse_forged(body, "exercise_answer", "malformed value")
             return
         try:
-            chosen = await asyncio.to_thread(self.x.answer, post_id, owner_of(body), option,
-                                             _click_time(body))
+            chosen = await asyncio.to_thread(
+                self.x.answer, post_id, owner_of(body), option, _click_time(body)
+            )
             post = await asyncio.to_thread(self.x.post, post_id)
             label = next(o.label.get(lang) for o in post.exercise.options if o.id == chosen)
             text = msg("answer_recorded", lang, option=chosen.upper(), label=label)
@@ -60,19 +61,41 @@ class SlackExercises:
         cmd, args = words[0], words[1:]
         if cmd == "list":
             rows = self.x.schedules()
-            lines = [f"`{s.id[:8]}` <#{s.channel}> {s.exercise_id or 'weekly'} {s.post_spec} → "
-                     f"{s.reveal_spec} {s.tz} [{s.status}]" for s in rows]
+            lines = [
+                f"`{s.id[:8]}` <#{s.channel}> {s.exercise_id or 'weekly'} {s.post_spec} → "
+                f"{s.reveal_spec} {s.tz} [{s.status}]"
+                for s in rows
+            ]
             return "\n".join(lines) or "No schedules."
         if cmd == "weekly" and len(args) >= 4:
             tz = args[4] if len(args) > 4 else "Asia/Shanghai"
-            s = self.x.schedule(user, channel=channel, kind="weekly",
-                                post=f"{args[0]} {args[1]}", reveal=f"{args[2]} {args[3]}", tz=tz)
-            return f"Weekly rotation `{s.id[:8]}` scheduled here: {s.post_spec} → {s.reveal_spec} ({s.tz})."
+            s = self.x.schedule(
+                user,
+                channel=channel,
+                kind="weekly",
+                post=f"{args[0]} {args[1]}",
+                reveal=f"{args[2]} {args[3]}",
+                tz=tz,
+            )
+            return (
+                f"Weekly rotation `{s.id[:8]}` scheduled here: "
+                f"{s.post_spec} → {s.reveal_spec} ({s.tz})."
+            )
         if cmd == "once" and len(args) >= 3:
             tz = args[3] if len(args) > 3 else "Asia/Shanghai"
-            s = self.x.schedule(user, channel=channel, kind="once", exercise_id=args[0],
-                                post=args[1], reveal=args[2], tz=tz)
-            return f"Exercise {s.exercise_id} `{s.id[:8]}` scheduled here: {s.post_spec} → {s.reveal_spec} ({s.tz})."
+            s = self.x.schedule(
+                user,
+                channel=channel,
+                kind="once",
+                exercise_id=args[0],
+                post=args[1],
+                reveal=args[2],
+                tz=tz,
+            )
+            return (
+                f"Exercise {s.exercise_id} `{s.id[:8]}` scheduled here: "
+                f"{s.post_spec} → {s.reveal_spec} ({s.tz})."
+            )
         if cmd == "cancel" and args:
             match = [s for s in self.x.schedules() if s.id.startswith(args[0])]
             if len(match) != 1:
@@ -97,12 +120,14 @@ def _click_time(body: Body) -> datetime | None:
         return None
 
 
-def register_exercises(app: AsyncApp, consult: SlackConsultations, exercises: ExerciseService,
-                       deferred: Deferred) -> SlackExercises:
+def register_exercises(
+    app: AsyncApp, consult: SlackConsultations, exercises: ExerciseService, deferred: Deferred
+) -> SlackExercises:
     h = SlackExercises(consult, exercises)
 
-    async def answer(ack: AsyncAck, body: Body, respond: AsyncRespond,
-                     client: AsyncWebClient) -> None:
+    async def answer(
+        ack: AsyncAck, body: Body, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
         deferred.spawn(h.on_answer(body, respond, client))
 

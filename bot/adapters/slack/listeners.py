@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -82,8 +82,7 @@ class SlackConsultations:
         if target:
             tree = self.service.content.tree(target)
             handoff = tree.title.get(lang) if tree else None
-        return B.walk_view(turn.replies, turn.state.id, lang, handoff_title=handoff,
-                           notice=notice)
+        return B.walk_view(turn.replies, turn.state.id, lang, handoff_title=handoff, notice=notice)
 
     async def show(self, client: AsyncWebClient, body: Body, view: dict[str, Any]) -> None:
         """Replace the modal the click came from, or open one (from App Home or a command)."""
@@ -93,17 +92,28 @@ class SlackConsultations:
         else:
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    async def picker(self, client: AsyncWebClient, body: Body, lang: str,
-                     context: dict[str, str] | None = None, notice: str = "") -> None:
+    async def picker(
+        self,
+        client: AsyncWebClient,
+        body: Body,
+        lang: str,
+        context: dict[str, str] | None = None,
+        notice: str = "",
+    ) -> None:
         owner = owner_of(body)
         trees = await self.call(self.service.catalogue, lang)
         unfinished = await self.call(self.service.sessions, owner, "active", 5)
-        view = B.picker_view(trees, unfinished, lang,
-                             metadata=json.dumps(context) if context else "",
-                             about_channel=(context or {}).get("channel", ""))
+        view = B.picker_view(
+            trees,
+            unfinished,
+            lang,
+            metadata=json.dumps(context) if context else "",
+            about_channel=(context or {}).get("channel", ""),
+        )
         if notice:
-            view["blocks"].insert(0, {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": B.escape(notice)}]})
+            view["blocks"].insert(
+                0, {"type": "context", "elements": [{"type": "mrkdwn", "text": B.escape(notice)}]}
+            )
         await self.show(client, body, view)
 
     # -- listeners ---------------------------------------------------------------------------
@@ -149,8 +159,10 @@ class SlackConsultations:
     async def on_shortcut(self, body: Body, client: AsyncWebClient) -> None:
         """Message shortcut: remember only where the message is, never its text."""
         lang = await self.lang(client, body)
-        context = {"channel": str((body.get("channel") or {}).get("id", "")),
-                   "ts": str((body.get("message") or {}).get("ts", ""))}
+        context = {
+            "channel": str((body.get("channel") or {}).get("id", "")),
+            "ts": str((body.get("message") or {}).get("ts", "")),
+        }
         await self.picker(client, body, lang, context=context)
 
     async def on_start(self, body: Body, client: AsyncWebClient) -> None:
@@ -182,17 +194,23 @@ class SlackConsultations:
             await self.refuse_forged(body, "click", "malformed button value")
             return
         action_id = str(action.get("action_id", ""))
+        kind: Literal["choose", "proceed", "back"]
         if action_id.startswith(A.CHOOSE):
             kind = "choose"
         elif action_id == A.CONTINUE:
             kind = "proceed"
         else:
             kind = "back"
-        await self.apply(body, client, click.session,
-                         Action(kind, click.node, click.version, option=click.option))
+        await self.apply(
+            body,
+            client,
+            click.session,
+            Action(kind, click.node, click.version, option=click.option),
+        )
 
-    async def apply(self, body: Body, client: AsyncWebClient, session_id: str,
-                    action: Action) -> None:
+    async def apply(
+        self, body: Body, client: AsyncWebClient, session_id: str, action: Action
+    ) -> None:
         owner = owner_of(body)
         try:
             turn = await self.call(self.service.act, owner, session_id, action)
@@ -200,8 +218,9 @@ class SlackConsultations:
         except Refused as exc:
             await self.show_refusal(client, body, session_id, exc)
 
-    async def show_refusal(self, client: AsyncWebClient, body: Body, session_id: str,
-                           exc: Refused) -> None:
+    async def show_refusal(
+        self, client: AsyncWebClient, body: Body, session_id: str, exc: Refused
+    ) -> None:
         owner = owner_of(body)
         lang = await self.lang(client, body)
         if exc.key in ("stale", "invalid"):
@@ -242,8 +261,11 @@ class SlackConsultations:
         context = await self.call(self.service.context, owner, session_id)
         note = msg("about_message", lang, channel=context["channel"]) if context else ""
         _, user = _ids(body)
-        await client.chat_postMessage(channel=user, text=B.record_fallback(record, record_lang),
-                                      blocks=B.record_blocks(record, record_lang, note=note))
+        await client.chat_postMessage(
+            channel=user,
+            text=B.record_fallback(record, record_lang),
+            blocks=B.record_blocks(record, record_lang, note=note),
+        )
         turn = await self.call(self.service.view, owner, session_id)
         await self.show(client, body, self.walk(turn, notice=msg("record_sent", lang)))
 
@@ -276,17 +298,25 @@ class SlackConsultations:
         text = ((values.get(A.ANSWER_BLOCK) or {}).get(A.ANSWER_INPUT) or {}).get("value") or ""
         owner = owner_of(body)
         try:
-            turn = await self.call(self.service.act, owner, click.session,
-                                   Action("answer", click.node, click.version, text=str(text)))
+            turn = await self.call(
+                self.service.act,
+                owner,
+                click.session,
+                Action("answer", click.node, click.version, text=str(text)),
+            )
         except Refused as exc:
             lang = str(await self.call(self.service.lang_of, owner) or "en")
             if exc.key == "invalid":
-                await ack(response_action="errors",
-                          errors={A.ANSWER_BLOCK: msg("invalid", lang) + f" ({exc})"})
+                await ack(
+                    response_action="errors",
+                    errors={A.ANSWER_BLOCK: msg("invalid", lang) + f" ({exc})"},
+                )
             elif exc.key == "stale":
                 turn = await self.call(self.service.view, owner, click.session)
-                await ack(response_action="update",
-                          view=self.walk(turn, notice=msg("stale", turn.state.lang)))
+                await ack(
+                    response_action="update",
+                    view=self.walk(turn, notice=msg("stale", turn.state.lang)),
+                )
             else:
                 await ack(response_action="update", view=B.notice_view(msg(exc.key, lang), lang))
             return
@@ -303,8 +333,9 @@ class SlackConsultations:
         unfinished = await self.call(self.service.sessions, owner, "active", 10)
         recent = await self.call(self.service.sessions, owner, "finished", 10)
         extra = await self.home_extra(str(event.get("user"))) if self.home_extra else []
-        await client.views_publish(user_id=str(event.get("user")),
-                                   view=B.home_view(lang, unfinished, recent, extra))
+        await client.views_publish(
+            user_id=str(event.get("user")), view=B.home_view(lang, unfinished, recent, extra)
+        )
 
     async def refuse_forged(self, body: Body, what: str, reason: str) -> None:
         await self.call(self.service.refuse, owner_of(body), f"slack.{what}", "slack", reason)
@@ -337,27 +368,27 @@ class Deferred:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def register(app: AsyncApp, service: ConsultationService, deferred: Deferred
-             ) -> SlackConsultations:
+def register(app: AsyncApp, service: ConsultationService, deferred: Deferred) -> SlackConsultations:
     """Attach every consultation listener to `app`."""
     h = SlackConsultations(service)
 
-    def after_ack(work: Callable[..., Awaitable[None]],
-                  first: Callable[..., Awaitable[None]] | None = None
-                  ) -> Callable[..., Awaitable[None]]:
+    def after_ack(
+        work: Callable[..., Awaitable[None]], first: Callable[..., Awaitable[None]] | None = None
+    ) -> Callable[..., Awaitable[None]]:
         async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
             if first is None:
                 await ack()
             else:
                 await first(ack, body)
             deferred.spawn(work(body, client))
+
         return listener
 
     def event_after_ack(work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        async def listener(ack: AsyncAck, body: Body, event: Body, client: AsyncWebClient
-                           ) -> None:
+        async def listener(ack: AsyncAck, body: Body, event: Body, client: AsyncWebClient) -> None:
             await ack()
             deferred.spawn(work(body, event, client))
+
         return listener
 
     app.command("/ethics")(after_ack(h.on_command, h.ack_command))

@@ -49,12 +49,14 @@ def slack_manifest(*, url: str | None, socket: bool = False) -> dict[str, Any]:
             },
             "bot_user": {"display_name": "EthicsBot", "always_online": True},
             "slash_commands": [command],
-            "shortcuts": [{
-                "name": "Ask EthicsBot about this",
-                "type": "message",
-                "callback_id": "eb.ask_about_message",
-                "description": "Think through a message privately; its text is not copied",
-            }],
+            "shortcuts": [
+                {
+                    "name": "Ask EthicsBot about this",
+                    "type": "message",
+                    "callback_id": "eb.ask_about_message",
+                    "description": "Think through a message privately; its text is not copied",
+                }
+            ],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
         "settings": {

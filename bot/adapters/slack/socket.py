@@ -21,9 +21,9 @@ async def run_socket_mode(services: Services, stop: asyncio.Event | None = None)
         client = make_client(settings.slack_bot_token, settings.slack_api_url, http)
         app = build_slack_app(services, client)
         handler = AsyncSocketModeHandler(app, settings.slack_app_token, web_client=client)
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack over Socket Mode")
         try:
             await (stop.wait() if stop else asyncio.Event().wait())
         finally:
-            await handler.close_async()
+            await handler.close_async()  # type: ignore[no-untyped-call]
