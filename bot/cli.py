@@ -33,7 +33,10 @@ def _demo(args: argparse.Namespace) -> int:
     def out(text: str) -> None:
         print(text, flush=True)
 
-    console = Console(services.consult, stdin=sys.stdin, out=out)
+    def prompt(text: str) -> None:
+        print(text, end="", flush=True)
+
+    console = Console(services.consult, stdin=sys.stdin, out=out, prompt=prompt)
     return console.run(tree_id=args.tree, lang=args.lang, resume=not args.new)
 
 

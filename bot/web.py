@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.app import build_slack_app, make_client
 from bot.adapters.slack.delivery import SlackDispatcher
 from bot.adapters.slack.listeners import Deferred
+from bot.adapters.slack.payloads import problem
 from bot.bootstrap import Services
 
 log = logging.getLogger(__name__)
@@ -39,23 +40,30 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": "body too large"}, status=413)
     except UnicodeDecodeError:
         return web.json_response({"error": "body is not UTF-8"}, status=400)
-    if request.content_type == "application/x-www-form-urlencoded" and "payload=" in raw[:10]:
-        payload = parse_qs(raw).get("payload", [""])[0]
-        try:
-            if not isinstance(json.loads(payload), dict):
-                raise ValueError
-        except ValueError:
-            return web.json_response({"error": "payload is not a JSON object"}, status=400)
-    elif request.content_type == "application/json":
-        try:
-            if not isinstance(json.loads(raw or "null"), dict):
-                raise ValueError
-        except ValueError:
-            return web.json_response({"error": "body is not a JSON object"}, status=400)
+    issue = _payload_problem(request.content_type, raw)
+    if issue is not None:
+        return web.json_response({"error": issue}, status=400)
     bolt = request.app[SLACK_APP]
     bolt_request = await to_bolt_request(request)
     response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
+
+
+def _payload_problem(content_type: str, raw: str) -> str | None:
+    """Why a body cannot be handled (not JSON, or missing what listeners rely on), or None."""
+    try:
+        if content_type == "application/json":
+            data = json.loads(raw or "null")
+            return "body is not a JSON object" if not isinstance(data, dict) else problem(data)
+        form = dict(parse_qsl(raw, keep_blank_values=True))
+        if "payload" in form:
+            data = json.loads(form["payload"])
+            return "payload is not a JSON object" if not isinstance(data, dict) else problem(data)
+        if "command" in form:
+            return problem(form, command=True)
+    except ValueError:
+        return "payload is not valid JSON"
+    return None
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -333,3 +334,28 @@ def test_every_node_of_every_shipped_tree_renders_within_slack_limits() -> None:
             blocks = B.record_blocks(record, lang)
             assert len(blocks) <= 50
             assert sum(len(str(b)) for b in blocks) < 13_000, walk.name  # msg_blocks_too_long
+
+
+@pytest.mark.parametrize("payload", [
+    {"type": "block_actions"},
+    {"type": "block_actions", "actions": [], "user": {"id": "U1"}},
+    {"type": "block_actions", "actions": [{"action_id": "eb.choose:0"}], "user": {"id": "U1"}},
+    {"type": "block_actions", "actions": [{"action_id": "eb.choose:0", "value": 7}],
+     "user": {"id": "U1"}, "trigger_id": "t"},
+    {"type": "view_submission", "view": {"callback_id": "eb.walk"}, "user": {"id": "U1"}},
+    {"type": "view_submission", "view": {"callback_id": "eb.report", "state": {}},
+     "user": {"id": "U1"}},
+    {"type": "view_submission", "view": {"callback_id": "eb.status", "state": None},
+     "user": {"id": "U1"}},
+    {"type": "message_action", "callback_id": "eb.ask_about_message", "user": {"id": "U1"}},
+    {"type": "shortcut", "callback_id": "unknown"},
+    {"type": "nonsense"},
+])
+async def test_signed_but_malformed_payloads_never_get_a_500(bot: SlackBot, fake: FakeSlack,
+                                                             payload: dict[str, Any]) -> None:
+    from tests.fakes.signing import interactive_body
+
+    r = await bot.post(interactive_body(payload))
+    assert r.status < 500
+    await asyncio.sleep(0.1)  # let any work after the ack finish; it must not break the app
+    assert (await bot.get("/healthz")).status == 200

@@ -25,14 +25,16 @@ class Console:
         stdin: TextIO,
         out: Callable[[str], None],
         owner: str | None = None,
+        prompt: Callable[[str], None] | None = None,
     ) -> None:
         self.service = service
         self.stdin = stdin
         self.out = out
         self.owner = owner or f"console:{getpass.getuser()}"
+        self.prompt = prompt or out
 
     def _read(self, prompt: str = "> ") -> str | None:
-        self.out(prompt)
+        self.prompt(prompt)
         line = self.stdin.readline()
         return None if line == "" else line.rstrip("\n")
 
