@@ -26,6 +26,7 @@ class Settings(BaseModel):
     slack_api_url: str = "https://slack.com/api/"
     compliance_slack_channel: str = ""
     secret_key: str = ""
+    compliance_contact: str = ""
     dispatcher: bool = True
     dispatch_interval: float = 1.0
     outbox_lease: float = 60.0
@@ -47,6 +48,7 @@ class Settings(BaseModel):
             slack_api_url=api,
             compliance_slack_channel=env.get("COMPLIANCE_SLACK_CHANNEL", ""),
             secret_key=env.get("ETHICSBOT_SECRET_KEY", ""),
+            compliance_contact=env.get("ETHICSBOT_COMPLIANCE_CONTACT", ""),
             dispatcher=env.get("ETHICSBOT_DISPATCHER", "1") not in ("0", "false", "no"),
             dispatch_interval=float(env.get("ETHICSBOT_DISPATCH_INTERVAL") or 1.0),
             outbox_lease=float(env.get("ETHICSBOT_OUTBOX_LEASE") or 60.0),

@@ -90,6 +90,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
             "紧急情况请直接联系合规部门。"
         ),
     },
+    "contact": {"en": "Reach compliance directly: {contact}", "zh": "直接联系合规部门：{contact}"},
     "unfinished": {"en": "Unfinished consultations", "zh": "未完成的咨询"},
     "recent": {"en": "Recent decision records", "zh": "最近的决策记录"},
     "none_yet": {"en": "Nothing yet.", "zh": "暂无。"},

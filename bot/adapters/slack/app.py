@@ -54,7 +54,7 @@ def build_slack_app(
     )
     app.error(_on_error)
     deferred = deferred or Deferred()
-    consult = register(app, services.consult, deferred)
+    consult = register(app, services.consult, deferred, settings.compliance_contact)
     register_cases(app, consult, services.cases, deferred)
     register_exercises(app, consult, services.exercises, deferred)
     return app

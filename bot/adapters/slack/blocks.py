@@ -322,10 +322,16 @@ def home_view(
     unfinished: Sequence[SessionInfo],
     recent: Sequence[SessionInfo],
     extra: Sequence[Block] = (),
+    contact: str = "",
 ) -> dict[str, Any]:
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=msg("app_name", lang))),
         _section(msg("about", lang)),
+        *(
+            [ContextBlock(elements=[_md(msg("contact", lang, contact=escape(contact)))])]
+            if contact
+            else []
+        ),
         ActionsBlock(elements=[_button(msg("start", lang), A.HOME_START, "start", "primary")]),
         DividerBlock(),
         HeaderBlock(text=PlainTextObject(text=msg("unfinished", lang))),

@@ -43,8 +43,9 @@ def owner_of(body: Body) -> str:
 class SlackConsultations:
     """Binds the consultation service to a bolt app."""
 
-    def __init__(self, service: ConsultationService) -> None:
+    def __init__(self, service: ConsultationService, contact: str = "") -> None:
         self.service = service
+        self.contact = contact  # how to reach compliance without the bot
         # filled by the case desk: `/ethics report|status`, officers' App Home section
         self.subcommands: dict[str, Callable[[Body, AsyncWebClient], Awaitable[None]]] = {}
         self.home_extra: Callable[[str], Awaitable[list[Any]]] | None = None
@@ -71,6 +72,9 @@ class SlackConsultations:
             log.info("no locale for user (HTTP %s); using English", exc.response.status_code)
         await self.call(self.service.set_lang, owner, lang, chosen=False)
         return lang
+
+    def with_contact(self, text: str, lang: str) -> str:
+        return f"{text}\n{msg('contact', lang, contact=self.contact)}" if self.contact else text
 
     # -- rendering helpers -------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ class SlackConsultations:
             await self.ack_subcommands[words[0]](ack, body)
         elif words[:1] == ["help"]:
             lang = await self.call(self.service.lang_of, owner) or "en"
-            await ack(text=msg("help", lang), response_type="ephemeral")
+            await ack(text=self.with_contact(msg("help", lang), lang), response_type="ephemeral")
         elif words[:1] == ["lang"]:
             lang = words[1] if len(words) > 1 and words[1] in ("en", "zh") else ""
             if not lang:
@@ -334,7 +338,8 @@ class SlackConsultations:
         recent = await self.call(self.service.sessions, owner, "finished", 10)
         extra = await self.home_extra(str(event.get("user"))) if self.home_extra else []
         await client.views_publish(
-            user_id=str(event.get("user")), view=B.home_view(lang, unfinished, recent, extra)
+            user_id=str(event.get("user")),
+            view=B.home_view(lang, unfinished, recent, extra, contact=self.contact),
         )
 
     async def refuse_forged(self, body: Body, what: str, reason: str) -> None:
@@ -368,9 +373,11 @@ class Deferred:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def register(app: AsyncApp, service: ConsultationService, deferred: Deferred) -> SlackConsultations:
+def register(
+    app: AsyncApp, service: ConsultationService, deferred: Deferred, contact: str = ""
+) -> SlackConsultations:
     """Attach every consultation listener to `app`."""
-    h = SlackConsultations(service)
+    h = SlackConsultations(service, contact)
 
     def after_ack(
         work: Callable[..., Awaitable[None]], first: Callable[..., Awaitable[None]] | None = None
