@@ -74,7 +74,8 @@ def test_duplicate_tree_ids_across_files(tmp_path: Path) -> None:
     [
         (b"a: 1\n" + b"#" * MAX_BYTES, 0, f"larger than the {MAX_BYTES} allowed"),
         (b"a: " + b"[" * 200_000 + b"]" * 200_000, 1, "nesting deeper than 32 levels"),
-        (b"{" * 100_000, 1, "nesting deeper than 32 levels"),
+        (b"{" * 100_000, 1, "mapping keys must be plain values"),
+        (b"a: " + b"{b: " * 50_000 + b"1" + b"}" * 50_000, 1, "nesting deeper than 32 levels"),
         (b"a: 1\nb: [1, 2\n", 3, "invalid YAML"),
         (
             b"a: !!python/object/apply:os.system ['echo hi']\n",
@@ -83,6 +84,16 @@ def test_duplicate_tree_ids_across_files(tmp_path: Path) -> None:
         ),
         (b"", 1, "file is empty"),
         (b"ok: 1\n\xff\xfe\n", 2, "not UTF-8"),
+    ],
+    ids=[
+        "huge",
+        "deep-flow",
+        "deep-keys",
+        "deep-maps",
+        "unclosed",
+        "python-tag",
+        "empty",
+        "latin1",
     ],
 )
 def test_hostile_yaml_is_refused_with_a_line(raw: bytes, line: int, message: str) -> None:

@@ -29,59 +29,144 @@ class YamlError(Exception):
         self.node = node
 
 
-def _check_events(text: str) -> None:
-    """Walk the event stream (iterative in PyYAML) to bound depth and refuse aliases early."""
-    depth = 0
+_PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Frame:
+    """An open mapping or sequence while the event stream is walked."""
+
+    __slots__ = ("container", "key", "key_line", "path")
+
+    def __init__(self, container: Any, path: Path) -> None:
+        self.container = container
+        self.path = path
+        self.key: Any = _NO_KEY
+        self.key_line = 0
+
+
+_NO_KEY = object()
+
+
+def _scalar(event: Any, resolver: Any, constructor: Any) -> Any:
+    """A scalar as safe_load would give it: plain ones resolved (int, bool, null…)."""
+    if not event.implicit[0]:  # quoted or block scalar: always a string
+        return event.value
+    tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag == _STR:
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+    return constructor.construct_object(node, deep=True)
+
+
+def _build(text: str, with_lines: bool) -> tuple[Any, dict[Path, int]]:
+    """One pass over the (C-speed) event stream: depth, aliases, tags and duplicate keys are
+    refused as soon as they appear, before anything large or deep is built. Line numbers
+    are only collected when asked for (they are needed only to report a problem)."""
+    resolver = yaml.resolver.Resolver()
+    constructor = yaml.constructor.SafeConstructor()
+    lines: dict[Path, int] | None = {} if with_lines else None
+    stack: list[_Frame] = []
+    root: Any = _NO_KEY
+    documents = 0
     count = 0
+    parser = _PARSER(text)
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        while True:
+            event = parser.get_event()
             count += 1
-            line = event.start_mark.line + 1 if event.start_mark else 0
             if count > MAX_EVENTS:
-                raise YamlError(line, f"file too complex (more than {MAX_EVENTS} YAML events)")
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise YamlError(line, "YAML anchors and aliases (&, *) are not allowed")
-            tag = getattr(event, "tag", None)
-            if tag not in (None, "!"):
-                raise YamlError(line, f"explicit YAML tags are not allowed ({tag})")
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise YamlError(line, f"nesting deeper than {MAX_DEPTH} levels")
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            elif isinstance(event, yaml.DocumentStartEvent) and count > 2:
-                raise YamlError(line, "only one YAML document per file")
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlError(mark.line + 1 if mark else 0, f"invalid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise YamlError(0, f"invalid YAML: {exc}") from None
+                raise YamlError(_line(event), f"file too complex (more than {MAX_EVENTS} events)")
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if event.anchor or event.tag not in (None, "!"):
+                    _refuse(event)
+                value = _scalar(event, resolver, constructor)
+                if not stack:
+                    root = value
+                    if lines is not None:
+                        lines[()] = _line(event)
+                else:
+                    _place(stack, value, event, lines, None)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor or event.tag not in (None, "!"):
+                    _refuse(event)
+                if len(stack) >= MAX_DEPTH:
+                    raise YamlError(_line(event), f"nesting deeper than {MAX_DEPTH} levels")
+                if stack and type(stack[-1].container) is dict and stack[-1].key is _NO_KEY:
+                    raise YamlError(_line(event), "mapping keys must be plain values")
+                path = _child_path(stack) if lines is not None else ()
+                if lines is not None:
+                    lines[path] = _line(event)
+                stack.append(_Frame({} if kind is yaml.MappingStartEvent else [], path))
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                done = stack.pop()
+                if stack:
+                    _place(stack, done.container, event, lines, done.path)
+                else:
+                    root = done.container
+            elif kind is yaml.AliasEvent:
+                _refuse(event)
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise YamlError(_line(event), "only one YAML document per file")
+            elif kind is yaml.StreamEndEvent:
+                break
+    finally:
+        parser.dispose()
+    if root is _NO_KEY:
+        raise YamlError(1, "file is empty")
+    return root, lines or {}
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader, path: Path, lines: dict[Path, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlError(key_node.start_mark.line + 1, "mapping keys must be plain values")
-            key = loader.construct_object(key_node)
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                key = str(key)
-            if key in out:
-                node_id = str(key) if path == ("nodes",) else "-"
-                what = "node id" if node_id != "-" else "key"
-                raise YamlError(key_node.start_mark.line + 1, f"duplicate {what} '{key}'", node_id)
-            out[key] = _convert(value_node, loader, (*path, key), lines)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(v, loader, (*path, i), lines) for i, v in enumerate(node.value)]
-    return loader.construct_object(node)
+def _line(event: Any) -> int:
+    return event.start_mark.line + 1 if event.start_mark else 0
 
 
-def load_yaml(raw: bytes) -> tuple[Any, dict[Path, int]]:
-    """Parse one YAML document into plain data plus a path -> line map.
+def _refuse(event: Any) -> None:
+    if isinstance(event, yaml.AliasEvent) or event.anchor:
+        raise YamlError(_line(event), "YAML anchors and aliases (&, *) are not allowed")
+    raise YamlError(_line(event), f"explicit YAML tags are not allowed ({event.tag})")
+
+
+def _child_path(stack: list[_Frame]) -> Path:
+    if not stack:
+        return ()
+    top = stack[-1]
+    if isinstance(top.container, dict):
+        return (*top.path, top.key)
+    return (*top.path, len(top.container))
+
+
+def _place(stack: list[_Frame], value: Any, event: Any, lines: dict[Path, int] | None,
+           path: Path | None) -> None:
+    """Put a finished value into the open container on top of the stack."""
+    top = stack[-1]
+    if type(top.container) is list:
+        if lines is not None and path is None:
+            lines[(*top.path, len(top.container))] = _line(event)
+        top.container.append(value)
+        return
+    if top.key is _NO_KEY:  # this scalar is a key
+        key = value if isinstance(value, (str, int)) and not isinstance(value, bool) else str(value)
+        if key in top.container:
+            node_id = str(key) if top.path == ("nodes",) else "-"
+            what = "node id" if node_id != "-" else "key"
+            raise YamlError(_line(event), f"duplicate {what} '{key}'", node_id)
+        top.key = key
+        if lines is not None:
+            top.key_line = _line(event)
+        return
+    if lines is not None and path is None:
+        lines[(*top.path, top.key)] = top.key_line
+    top.container[top.key] = value
+    top.key = _NO_KEY
+
+
+def load_yaml(raw: bytes, *, with_lines: bool = True) -> tuple[Any, dict[Path, int]]:
+    """Parse one YAML document into plain data plus a path -> line map (empty when
+    `with_lines` is False: the fast path for files that turn out to be valid).
 
     Raises YamlError for anything a trainer should fix; never RecursionError or MemoryError.
     """
@@ -96,22 +181,18 @@ def load_yaml(raw: bytes) -> tuple[Any, dict[Path, int]]:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    _check_events(text)
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            raise YamlError(1, "file is empty")
-        lines: dict[Path, int] = {}
-        data = _convert(root, loader, (), lines)
+        try:
+            return _build(text, with_lines)
+        except YamlError:
+            if with_lines:
+                raise
+            return _build(text, True)  # a problem: parse again with positions to report it
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlError(mark.line + 1 if mark else 0, f"invalid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(0, f"invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    return data, lines
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int:
