@@ -61,17 +61,64 @@ def _render(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import os
 
+    settings = Settings.from_env()
+    settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+    port = args.port or int(os.environ.get("PORT") or 3000)
+    if args.workers <= 1:
+        _serve_one(settings, args.host, port, reuse_port=False)
+        return 0
+    return _serve_many(settings, args.host, port, args.workers)
+
+
+def _serve_one(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
     from aiohttp import web
 
     from bot.bootstrap import bootstrap
     from bot.web import build_web_app
 
-    settings = Settings.from_env()
-    settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
-    services = bootstrap(settings)
-    port = args.port or int(os.environ.get("PORT") or 3000)
-    web.run_app(build_web_app(services), host=args.host, port=port, print=None, access_log=None)
-    return 0
+    web.run_app(
+        build_web_app(bootstrap(settings)),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        reuse_port=reuse_port,
+    )
+
+
+def _serve_many(settings: Settings, host: str, port: int, workers: int) -> int:
+    """N processes on one port (SO_REUSEPORT): the kernel spreads connections over them.
+    Nothing is kept in process memory, so any process may take any request."""
+    import multiprocessing
+    import signal
+
+    from bot.storage.db import Database, upgrade
+
+    if settings.auto_migrate:  # once, before the workers start
+        db = Database(settings.database_url)
+        upgrade(db.engine)
+        db.dispose()
+    child = settings.model_copy(update={"auto_migrate": False})
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(
+            target=_serve_one, args=(child, host, port), kwargs={"reuse_port": True}, daemon=False
+        )
+        for _ in range(workers)
+    ]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
+    return max((p.exitcode or 0) for p in procs)
 
 
 def _socket(args: argparse.Namespace) -> int:
@@ -238,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the web process (Slack HTTP, health)")
     sv.add_argument("--host", default="0.0.0.0")
     sv.add_argument("--port", type=int, default=0, help="default: $PORT or 3000")
+    sv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (use the number of cores)",
+    )
     sv.set_defaults(func=_serve)
 
     so = sub.add_parser("socket", help="run the Slack app over Socket Mode (no inbound HTTP)")

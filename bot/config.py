@@ -30,6 +30,7 @@ class Settings(BaseModel):
     dispatcher: bool = True
     dispatch_interval: float = 1.0
     outbox_lease: float = 60.0
+    max_backlog: int = 200
     auto_migrate: bool = True
     environ: dict[str, str] = {}
 
@@ -52,6 +53,7 @@ class Settings(BaseModel):
             dispatcher=env.get("ETHICSBOT_DISPATCHER", "1") not in ("0", "false", "no"),
             dispatch_interval=float(env.get("ETHICSBOT_DISPATCH_INTERVAL") or 1.0),
             outbox_lease=float(env.get("ETHICSBOT_OUTBOX_LEASE") or 60.0),
+            max_backlog=int(env.get("ETHICSBOT_MAX_BACKLOG") or 200),
             auto_migrate=env.get("ETHICSBOT_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
             environ=env,
         )

@@ -220,6 +220,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "• `/ethics exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 "
         "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`",
     },
+    "busy": {
+        "en": "EthicsBot is very busy right now — please try again in a minute.",
+        "zh": "道德助手当前繁忙，请稍后再试。",
+    },
     "error": {
         "en": "Sorry — something went wrong on our side and nothing was lost. Try again, or "
         "contact compliance directly if it is urgent.",

@@ -189,12 +189,14 @@ class ConsultationService:
 
     def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
         owner = self.who(owner)
-        with self.db.tx() as s:
-            row = s.get(SessionRow, session_id)
-            if row is None:
-                raise Refused("gone")
-            if row.owner == owner:
-                return SessionState.from_json(row.state)
+        with self.db.read() as s:
+            row = s.execute(
+                select(SessionRow.owner, SessionRow.state).where(SessionRow.id == session_id)
+            ).first()
+        if row is None:
+            raise Refused("gone")
+        if row.owner == owner:
+            return SessionState.from_json(row.state)
         self.refuse(owner, f"session.{action}", f"session:{session_id}", "not the owner")
         raise Refused("not_yours")
 
@@ -265,7 +267,7 @@ class ConsultationService:
 
     def context(self, owner: str, session_id: str) -> dict[str, str]:
         owner = self.who(owner)
-        with self.db.tx() as s:
+        with self.db.read() as s:
             row = s.get(SessionRow, session_id)
             if row is None or row.owner != owner or not row.context:
                 return {}
@@ -274,7 +276,7 @@ class ConsultationService:
     def sessions(self, owner: str, status: str, limit: int = 10) -> list[SessionInfo]:
         """The owner's consultations, newest first (App Home, console resume)."""
         owner = self.who(owner)
-        with self.db.tx() as s:
+        with self.db.read() as s:
             rows = list(
                 s.scalars(
                     select(SessionRow)
@@ -308,7 +310,7 @@ class ConsultationService:
 
     def lang_of(self, owner: str) -> str | None:
         owner = self.who(owner)
-        with self.db.tx() as s:
+        with self.db.read() as s:
             row = s.get(UserPrefRow, owner)
             return row.lang if row else None
 

@@ -99,7 +99,7 @@ def build_web_app(services: Services) -> web.Application:
         settings = services.settings
         app[HTTP] = aiohttp.ClientSession()
         client = make_client(settings.slack_bot_token, settings.slack_api_url, app[HTTP])
-        app[DEFERRED] = Deferred()
+        app[DEFERRED] = Deferred(limit=settings.max_backlog)
         app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED])
         app[STOP] = asyncio.Event()
         if settings.dispatcher:

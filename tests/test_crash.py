@@ -36,11 +36,12 @@ class Server:
         self.env = env
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []
 
     async def start(self) -> str:
         env = {**os.environ, **self.env, "PORT": str(self.port)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", *self.args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -134,3 +135,29 @@ async def test_sigkill_during_escalation_leaves_exactly_one_card(
     finally:
         server.stop()
         await bot.stop()
+
+
+async def test_several_worker_processes_share_one_port(fake: FakeSlack, tmp_path: Path) -> None:
+    env = slack_env(f"sqlite:///{tmp_path / 'w.db'}", fake.url, FIXTURE_CONTENT)
+    server = Server(env)
+    server.args = ["--workers", "2"]
+    url = await server.start()
+    bot = RemoteBot(url, fake)
+    try:
+        for i in range(6):
+            r = await bot.command("mini", user=f"UW{i}")
+            assert r.status == 200
+        await eventually(lambda: len(fake.of("views.open")) == 6)
+        assert server.proc is not None
+        children = subprocess.run(
+            ["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert len(children) >= 2
+    finally:
+        await bot.stop()
+        server.stop()
+    assert server.proc is not None and server.proc.returncode == 0
+    for pid in children:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )

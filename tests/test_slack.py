@@ -336,26 +336,55 @@ def test_every_node_of_every_shipped_tree_renders_within_slack_limits() -> None:
             assert sum(len(str(b)) for b in blocks) < 13_000, walk.name  # msg_blocks_too_long
 
 
-@pytest.mark.parametrize("payload", [
-    {"type": "block_actions"},
-    {"type": "block_actions", "actions": [], "user": {"id": "U1"}},
-    {"type": "block_actions", "actions": [{"action_id": "eb.choose:0"}], "user": {"id": "U1"}},
-    {"type": "block_actions", "actions": [{"action_id": "eb.choose:0", "value": 7}],
-     "user": {"id": "U1"}, "trigger_id": "t"},
-    {"type": "view_submission", "view": {"callback_id": "eb.walk"}, "user": {"id": "U1"}},
-    {"type": "view_submission", "view": {"callback_id": "eb.report", "state": {}},
-     "user": {"id": "U1"}},
-    {"type": "view_submission", "view": {"callback_id": "eb.status", "state": None},
-     "user": {"id": "U1"}},
-    {"type": "message_action", "callback_id": "eb.ask_about_message", "user": {"id": "U1"}},
-    {"type": "shortcut", "callback_id": "unknown"},
-    {"type": "nonsense"},
-])
-async def test_signed_but_malformed_payloads_never_get_a_500(bot: SlackBot, fake: FakeSlack,
-                                                             payload: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "block_actions"},
+        {"type": "block_actions", "actions": [], "user": {"id": "U1"}},
+        {"type": "block_actions", "actions": [{"action_id": "eb.choose:0"}], "user": {"id": "U1"}},
+        {
+            "type": "block_actions",
+            "actions": [{"action_id": "eb.choose:0", "value": 7}],
+            "user": {"id": "U1"},
+            "trigger_id": "t",
+        },
+        {"type": "view_submission", "view": {"callback_id": "eb.walk"}, "user": {"id": "U1"}},
+        {
+            "type": "view_submission",
+            "view": {"callback_id": "eb.report", "state": {}},
+            "user": {"id": "U1"},
+        },
+        {
+            "type": "view_submission",
+            "view": {"callback_id": "eb.status", "state": None},
+            "user": {"id": "U1"},
+        },
+        {"type": "message_action", "callback_id": "eb.ask_about_message", "user": {"id": "U1"}},
+        {"type": "shortcut", "callback_id": "unknown"},
+        {"type": "nonsense"},
+    ],
+)
+async def test_signed_but_malformed_payloads_never_get_a_500(
+    bot: SlackBot, fake: FakeSlack, payload: dict[str, Any]
+) -> None:
     from tests.fakes.signing import interactive_body
 
     r = await bot.post(interactive_body(payload))
     assert r.status < 500
     await asyncio.sleep(0.1)  # let any work after the ack finish; it must not break the app
     assert (await bot.get("/healthz")).status == 200
+
+
+async def test_a_full_backlog_turns_new_consultations_away_politely(
+    fake: FakeSlack, sqlite_url: str
+) -> None:
+    busy = await start_bot(sqlite_url, fake, ETHICSBOT_MAX_BACKLOG="0")
+    try:
+        r = await busy.command("mini")
+        assert r.status == 200 and "very busy" in r.json()["text"]
+        await asyncio.sleep(0.2)
+        assert fake.of("views.open") == []
+        with busy.services.db.tx() as s:
+            assert s.execute(text("SELECT count(*) FROM sessions")).scalar() == 0
+    finally:
+        await busy.stop()

@@ -139,8 +139,9 @@ def _child_path(stack: list[_Frame]) -> Path:
     return (*top.path, len(top.container))
 
 
-def _place(stack: list[_Frame], value: Any, event: Any, lines: dict[Path, int] | None,
-           path: Path | None) -> None:
+def _place(
+    stack: list[_Frame], value: Any, event: Any, lines: dict[Path, int] | None, path: Path | None
+) -> None:
     """Put a finished value into the open container on top of the stack."""
     top = stack[-1]
     if type(top.container) is list:

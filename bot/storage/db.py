@@ -44,7 +44,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # reads take no write lock (WAL readers never wait); writes lock at once
+            readonly = conn.get_execution_options().get("eb_readonly")
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
@@ -83,6 +85,13 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Session]:
         with self._factory() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction: on SQLite it does not take the write lock."""
+        with self._factory() as s, s.begin():
+            s.connection(execution_options={"eb_readonly": True})
             yield s
 
     def ping(self) -> bool:

@@ -98,16 +98,22 @@ def _modal(
     metadata: str = "",
     submit: str | None = None,
 ) -> dict[str, Any]:
-    view = View(
-        type="modal",
-        title=PlainTextObject(text=_clip(title, 24)),
-        callback_id=callback_id,
-        close=PlainTextObject(text="关闭" if lang == "zh" else "Close"),
-        submit=PlainTextObject(text=submit) if submit else None,
-        private_metadata=metadata or None,
-        blocks=_dicts(blocks, MAX_VIEW_BLOCKS),
-    )
-    return view.to_dict()
+    # the blocks are validated once by their own to_dict(); wrapping them in View() would
+    # parse and validate every block a second time (measured: ~40% of a click's rendering)
+    if len(metadata) > 3000 or len(callback_id) > 255:
+        raise ValueError("private_metadata or callback_id over Slack's limit")
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": PlainTextObject(text=_clip(title, 24)).to_dict(),
+        "close": PlainTextObject(text="关闭" if lang == "zh" else "Close").to_dict(),
+        "blocks": _dicts(blocks, MAX_VIEW_BLOCKS),
+    }
+    if submit:
+        view["submit"] = PlainTextObject(text=_clip(submit, 24)).to_dict()
+    if metadata:
+        view["private_metadata"] = metadata
+    return view
 
 
 # -- consultation ----------------------------------------------------------------------------

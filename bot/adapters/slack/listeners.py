@@ -355,8 +355,14 @@ class Deferred:
     the service before the user sees it, and a lost view update is redone by the next click.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 200) -> None:
         self.tasks: set[asyncio.Task[None]] = set()
+        self.limit = limit  # beyond this backlog new consultations are turned away
+
+    @property
+    def busy(self) -> bool:
+        """Too much work queued: a new modal would open after its trigger_id expired (3 s)."""
+        return len(self.tasks) >= self.limit
 
     def spawn(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -383,6 +389,12 @@ def register(
         work: Callable[..., Awaitable[None]], first: Callable[..., Awaitable[None]] | None = None
     ) -> Callable[..., Awaitable[None]]:
         async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+            if work == h.on_command and deferred.busy:
+                await ack(
+                    text=msg("busy", "en") + "\n" + msg("busy", "zh"), response_type="ephemeral"
+                )
+                log.warning("turned a command away: %d tasks queued", len(deferred.tasks))
+                return
             if first is None:
                 await ack()
             else:
