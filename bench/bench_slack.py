@@ -205,6 +205,17 @@ def system_busy_seconds() -> float:
         return float("nan")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM if this script dies, even by
+    SIGKILL (Linux prctl PR_SET_PDEATHSIG; kept across exec, so `ethicsbot serve` gets it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the fake and bare children still exit when orphaned
+
+
 class Children:
     """Every process this script starts; stopped (TERM, then KILL) in reverse order."""
 
@@ -213,22 +224,26 @@ class Children:
 
     def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path,
               stdout_pipe: bool = False) -> subprocess.Popen[bytes]:
-        logf = open(log, "wb")  # noqa: SIM115 - closed with the process
+        logf = open(log, "wb")  # noqa: SIM115 - the child keeps its own copy
         proc = subprocess.Popen(cmd, env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE if stdout_pipe else logf, stderr=logf)
+                                stdout=subprocess.PIPE if stdout_pipe else logf, stderr=logf,
+                                preexec_fn=_die_with_parent)
+        logf.close()
         self.procs.append((name, proc))
         return proc
 
     def stop(self) -> None:
+        """One at a time, newest first: the server drains its work while the fake still runs."""
         for _, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for _, proc in reversed(self.procs):
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+            if proc.stdout:
+                proc.stdout.close()
 
 
 def read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
@@ -403,8 +418,9 @@ class Bench:
         cmd = [exe] if exe else [sys.executable, "-m", "bot.cli"]
         env = self.env(DATABASE_URL=f"sqlite:///{self.db_path}", PORT=str(self.ours_port))
         self.owner_keys(env)
-        ours = self.children.start("ours", [*cmd, "serve", "--host", "127.0.0.1"], env,
-                                   self.tmp / "ours.log")
+        workers = ["--workers", str(self.args.workers)] if self.args.workers > 1 else []
+        ours = self.children.start("ours", [*cmd, "serve", "--host", "127.0.0.1", *workers],
+                                   env, self.tmp / "ours.log")
         self.pids["ours"] = ours.pid
 
         self.bare_port = free_port()
@@ -787,6 +803,8 @@ def main() -> int:
                     help="max seconds to create fresh sessions before a click phase")
     ap.add_argument("--quick", action="store_true", help="300 requests / 2 s per level")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite file)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="run ours as `serve --workers N` (the bare app stays one process)")
     args = ap.parse_args()
     if args.role == "fake-slack":
         asyncio.run(role_fake_slack(args.parent))
