@@ -259,6 +259,19 @@ def _exercise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    from bot.retention import load_retention, purge
+    from bot.service import utcnow
+    from bot.storage.db import Database, upgrade
+
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    for kind, n in purge(db, load_retention(settings.content), utcnow()).items():
+        print(f"{n:>6}  {kind}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ethicsbot", description="Ethics decision support for bank staff."
@@ -332,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     xr = xs.add_parser("results", help="participation and distribution per exercise")
     xr.add_argument("--format", choices=["csv", "json"], default="csv")
     xr.set_defaults(func=_exercise)
+
+    sub.add_parser(
+        "purge", help="delete what policies/retention.yaml no longer keeps"
+    ).set_defaults(func=_purge)
 
     a = sub.add_parser("audit", help="audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)

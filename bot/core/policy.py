@@ -33,6 +33,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Retention(_Strict):
+    """How long records are kept (policies/retention.yaml), as ISO 8601 durations."""
+
+    unfinished_consultations: timedelta = timedelta(days=30)
+    finished_consultations: timedelta = timedelta(days=180)
+    closed_cases: timedelta = timedelta(days=1825)
+    exercise_answers: timedelta = timedelta(days=365)
+
+
 class Clause(_Strict):
     topic: str
     title: Title

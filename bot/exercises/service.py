@@ -298,6 +298,11 @@ class ExerciseService:
                 row.posted_at = row.posted_at or now
             if status == "revealed":
                 row.revealed_at = row.revealed_at or now
+                # answers are closed now: freeze the counts, so retention may delete answers
+                counts = Counter(
+                    s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
+                )
+                row.tally = row.tally or json.dumps(dict(counts))
 
     # -- staff ------------------------------------------------------------------------------
 
@@ -339,8 +344,12 @@ class ExerciseService:
             row = s.get(ExercisePostRow, post_id)
             if row is None:
                 raise Refused("gone")
-            counts = Counter(
-                s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
+            counts = (
+                Counter(json.loads(row.tally))
+                if row.tally is not None
+                else Counter(
+                    s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
+                )
             )
             return PostView(
                 row.id,

@@ -220,6 +220,7 @@ class ExercisePostRow(Base):
     message: Mapped[str | None] = mapped_column(Text)  # JSON: where the post is
     posted_at: Mapped[datetime | None] = mapped_column()
     revealed_at: Mapped[datetime | None] = mapped_column()
+    tally: Mapped[str | None] = mapped_column(Text)  # JSON counts kept after answers are purged
 
     __table_args__ = (Index("ux_exercise_posts_slot", "schedule_id", "slot", unique=True),)
 
