@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_CONTENT = Path(__file__).parent / "fixtures" / "content"
@@ -51,6 +53,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             )
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A fake Slack Web API on 127.0.0.1 (user UZH has a Chinese locale)."""
+    f = FakeSlack(locales={"UZH": "zh-CN"})
+    await f.start()
+    yield f
+    await f.stop()
 
 
 @pytest.fixture

@@ -94,6 +94,16 @@ class SlackBot:
             return Reply(r.status, await r.text())
 
 
+def buttons(view: dict[str, Any]) -> dict[str, str]:
+    """action_id -> value of every button in a view or message."""
+    found = {}
+    for b in view.get("blocks", []):
+        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]:
+            if e.get("type") == "button":
+                found[e["action_id"]] = e.get("value", "")
+    return found
+
+
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until `check()` holds (work after Slack's ack runs as a background task)."""
     import asyncio

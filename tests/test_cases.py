@@ -17,17 +17,9 @@ from bot.adapters.slack import case_blocks as CB
 from bot.storage import audit
 from tests.fakes.signing import interactive_body
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import SlackBot, eventually, start_bot
+from tests.harness import SlackBot, buttons, eventually, start_bot
 
 FAST = {"ETHICSBOT_DISPATCH_INTERVAL": "0.05", "ETHICSBOT_OUTBOX_LEASE": "1"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    f = FakeSlack()
-    await f.start()
-    yield f
-    await f.stop()
 
 
 @pytest.fixture
@@ -35,15 +27,6 @@ async def bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[SlackBot]:
     b = await start_bot(sqlite_url, fake, **FAST)
     yield b
     await b.stop()
-
-
-def buttons(view: dict[str, Any]) -> dict[str, str]:
-    found = {}
-    for b in view.get("blocks", []):
-        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]:
-            if e.get("type") == "button":
-                found[e["action_id"]] = e.get("value", "")
-    return found
 
 
 async def walk_to_required(
@@ -155,7 +138,7 @@ async def test_required_escalation_reaches_compliance_once_and_is_handled(
     assert "ETH-2026-0001" in shown or "ETH-" in shown
     for secret in ("hide it", "U1", "balance", "Someone else", "Tell them"):
         assert secret not in shown, secret
-    case_id = next(v for k, v in _card_buttons(card.args["blocks"]).items() if k == CB.CASE_ACK)
+    case_id = buttons(card.args)[CB.CASE_ACK]
 
     # a non-officer's click is refused, audited, and changes nothing
     await bot.post(card_action(CB.CASE_ACK, case_id, "U1"))
@@ -222,15 +205,6 @@ async def test_required_escalation_reaches_compliance_once_and_is_handled(
     assert verdict.ok and refused == ["case.acknowledge"]
 
 
-def _card_buttons(blocks: list[dict[str, Any]]) -> dict[str, str]:
-    return {
-        e["action_id"]: e.get("value", "")
-        for b in blocks
-        for e in b.get("elements") or []
-        if e.get("type") == "button"
-    }
-
-
 async def test_anonymous_report_leaves_no_trace_of_the_reporter(
     fake: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -255,7 +229,7 @@ async def test_anonymous_report_leaves_no_trace_of_the_reporter(
         receipt = shown.split("*R-")[1].split("*")[0]
         await eventually(lambda: len(card_posts(fake)) == 1)
         # compliance asks; the reporter reads and answers with receipt + passphrase
-        case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
+        case_id = buttons(card_posts(fake)[0].args)[CB.CASE_ACK]
         await bot.post(card_action(CB.CASE_ASK, case_id, "UOFFICER1"))
         modal = (await fake.wait_for("views.open", 2))[-1].args["view"]
         await bot.post(
@@ -338,7 +312,7 @@ async def test_excluded_officer_cannot_see_or_act(bot: SlackBot, fake: FakeSlack
         interactive_body(report_submission(view, "named", user="U7", exclude=["UOFFICER2"]))
     )
     await eventually(lambda: len(card_posts(fake)) == 1)
-    case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
+    case_id = buttons(card_posts(fake)[0].args)[CB.CASE_ACK]
     await bot.post(card_action(CB.CASE_VIEW, case_id, "UOFFICER2"))
     await eventually(lambda: len(fake.of("chat.postEphemeral")) == 1)
     assert "excluded" in fake.of("chat.postEphemeral")[0].args["text"]
@@ -361,7 +335,7 @@ async def test_reminders_repeat_until_acknowledged(fake: FakeSlack, sqlite_url: 
         view = await walk_to_required(bot, fake, "U8")  # medium severity: 3-day target
         await bot.post(interactive_body(report_submission(view, "named", user="U8")))
         await eventually(lambda: len(card_posts(fake)) == 1)
-        case_id = _card_buttons(card_posts(fake)[0].args["blocks"])[CB.CASE_ACK]
+        case_id = buttons(card_posts(fake)[0].args)[CB.CASE_ACK]
         await bot.post(card_action(CB.CASE_ASSIGN_ME, case_id, "UOFFICER1"))
         await eventually(lambda: len(fake.of("chat.update")) == 1)
 

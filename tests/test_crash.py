@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +77,6 @@ class RemoteBot(SlackBot):
     async def stop(self) -> None:
         if self.http:
             await self.http.close()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    f = FakeSlack()
-    await f.start()
-    yield f
-    await f.stop()
 
 
 @pytest.mark.parametrize("kill_at", ["after_report", "inside_post", "after_post"])

@@ -7,11 +7,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from tests.conftest import settings_env
@@ -21,14 +19,6 @@ from tests.harness import eventually, start_bot
 from tests.test_cases import FAST, FakeClock
 
 SHANGHAI_MON_0900 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    f = FakeSlack()
-    await f.start()
-    yield f
-    await f.stop()
 
 
 def posts(fake: FakeSlack) -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from bot.core.engine import Engine
 from tests.conftest import settings_env
 from tests.fakes.slack_api import FakeSlack
 from tests.golden import Walk, load_walks, replay, shipped
-from tests.harness import start_bot
+from tests.harness import buttons, start_bot
 
 WALKS = load_walks()
 CONTENT = shipped()
@@ -58,22 +57,6 @@ def slack_walks() -> list[Walk]:
     return WALKS
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    f = FakeSlack()
-    await f.start()
-    yield f
-    await f.stop()
-
-
-def _button_value(view: dict, action_id: str) -> str:
-    for b in view["blocks"]:
-        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]:
-            if e.get("action_id") == action_id:
-                return str(e["value"])
-    raise AssertionError(f"no button {action_id} in view")
-
-
 @pytest.mark.parametrize("walk", WALKS, ids=lambda w: w.name)
 async def test_slack_replay(walk: Walk, fake: FakeSlack, tmp_path: Path) -> None:
     bot = await start_bot(f"sqlite:///{tmp_path / 's.db'}", fake, REPO_ROOT)
@@ -95,10 +78,10 @@ async def test_slack_replay(walk: Walk, fake: FakeSlack, tmp_path: Path) -> None
                 view = r.json()["view"]
                 continue
             if A.CONTINUE in ids:
-                await bot.click(A.CONTINUE, _button_value(view, A.CONTINUE))
+                await bot.click(A.CONTINUE, buttons(view)[A.CONTINUE])
             else:
                 choice = int(answers.pop(0)) - 1
-                await bot.click(f"{A.CHOOSE}:{choice}", _button_value(view, f"{A.CHOOSE}:{choice}"))
+                await bot.click(f"{A.CHOOSE}:{choice}", buttons(view)[f"{A.CHOOSE}:{choice}"])
             updates += 1
             view = (await fake.wait_for("views.update", updates))[-1].args["view"]
         headline = CONTENT.trees[walk.tree].nodes[walk.outcome].outcome.headline.en  # type: ignore[union-attr]

@@ -24,20 +24,42 @@ from tests.test_cases import FakeClock
 def test_purge_deletes_old_records_and_keeps_the_chain(tmp_path: Path) -> None:
     db_file = tmp_path / "r.db"
     clock = FakeClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    s = bootstrap(Settings.from_env(settings_env(f"sqlite:///{db_file}",
-                                                 TRAINER_SLACK_USERS="UT",
-                                                 COMPLIANCE_SLACK_USERS="UO")), clock=clock)
+    s = bootstrap(
+        Settings.from_env(
+            settings_env(
+                f"sqlite:///{db_file}", TRAINER_SLACK_USERS="UT", COMPLIANCE_SLACK_USERS="UO"
+            )
+        ),
+        clock=clock,
+    )
     typed = "the caller said his name was Zhang Wei"
     old = s.consult.start("slack:T:U1", "mini", "en")
-    for act in (Action("choose", "who", 1, option=1), Action("answer", "facts", 2, text=typed),
-                Action("proceed", "note", 3), Action("choose", "weigh", 4, option=0)):
+    for act in (
+        Action("choose", "who", 1, option=1),
+        Action("answer", "facts", 2, text=typed),
+        Action("proceed", "note", 3),
+        Action("choose", "weigh", 4, option=0),
+    ):
         s.consult.act("slack:T:U1", old.state.id, act)
     s.consult.start("slack:T:U1", "mini", "en")  # left unfinished
-    receipt = s.cases.escalate(reporter_identity="slack:T:U1", mode="named", record=None,
-                               topic="honesty", session_id=None, narrative="report words")
+    receipt = s.cases.escalate(
+        reporter_identity="slack:T:U1",
+        mode="named",
+        record=None,
+        topic="honesty",
+        session_id=None,
+        narrative="report words",
+    )
     s.cases.act(receipt.case_id, "UO", "close", outcome="advice_given", text="done")
-    s.exercises.schedule("UT", channel="C1", kind="once", exercise_id="ex-mini-1",
-                         post="2026-01-05T08:00", reveal="2026-01-06T08:00", tz="UTC")
+    s.exercises.schedule(
+        "UT",
+        channel="C1",
+        kind="once",
+        exercise_id="ex-mini-1",
+        post="2026-01-05T08:00",
+        reveal="2026-01-06T08:00",
+        tz="UTC",
+    )
     s.exercises.tick()
     with s.db.tx() as tx:
         post_id = tx.execute(text("SELECT id FROM exercise_posts")).scalar_one()
@@ -51,8 +73,12 @@ def test_purge_deletes_old_records_and_keeps_the_chain(tmp_path: Path) -> None:
     clock.now = datetime(2032, 1, 1, tzinfo=UTC)
     recent = s.consult.start("slack:T:U3", "mini", "en")
     done = purge(s.db, Retention(), clock.now - timedelta(days=10))
-    assert done == {"unfinished consultations": 2, "finished consultations": 1,
-                    "closed cases": 1, "exercise answers": 6}
+    assert done == {
+        "unfinished consultations": 2,
+        "finished consultations": 1,
+        "closed cases": 1,
+        "exercise answers": 6,
+    }
     with s.db.tx() as tx:
         left = set(tx.execute(text("SELECT id FROM sessions")).scalars())
         assert audit.verify(tx).ok
@@ -68,6 +94,12 @@ def test_purge_deletes_old_records_and_keeps_the_chain(tmp_path: Path) -> None:
 
 def test_purge_command_runs(tmp_path: Path) -> None:
     env = {**os.environ, **settings_env(f"sqlite:///{tmp_path / 'c.db'}")}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "purge"], env=env, text=True,
-                         capture_output=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "purge"],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "closed cases" in out and "exercise answers" in out

@@ -14,15 +14,7 @@ from sqlalchemy import text
 from bot.adapters.slack import actions as A
 from tests.fakes.signing import command_body, signed_headers
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import SlackBot, eventually, start_bot
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    f = FakeSlack(locales={"UZH": "zh-CN"})
-    await f.start()
-    yield f
-    await f.stop()
+from tests.harness import SlackBot, buttons, eventually, start_bot
 
 
 @pytest.fixture
@@ -51,16 +43,6 @@ def _texts(view: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _buttons(view: dict[str, Any]) -> dict[str, str]:
-    """action_id -> value of every button in a view."""
-    found = {}
-    for b in view.get("blocks", []):
-        for e in [b.get("accessory") or {}, *(b.get("elements") or [])]:
-            if e.get("type") == "button":
-                found[e["action_id"]] = e.get("value", "")
-    return found
-
-
 def _valid_view(view: dict[str, Any]) -> None:
     View(**view).validate_json()  # slack_sdk's own checks of every nested field
     assert len(view["blocks"]) <= 100
@@ -73,7 +55,7 @@ async def test_ethics_without_topic_opens_a_private_picker(bot: SlackBot, fake: 
     view = call.args["view"]
     _valid_view(view)
     assert call.args["trigger_id"] == "trig-1"
-    assert "mini" in _buttons(view).values()
+    assert "mini" in buttons(view).values()
     assert fake.of("chat.postMessage") == []  # nothing lands in a channel
 
 
@@ -83,7 +65,7 @@ async def test_walk_to_an_outcome_with_back_and_free_text(bot: SlackBot, fake: F
     view = opened.args["view"]
     _valid_view(view)
     assert "Step 1 of 4 · Identify the ethical issue" in _texts(view)
-    choose_other = _buttons(view)[f"{A.CHOOSE}:1"]
+    choose_other = buttons(view)[f"{A.CHOOSE}:1"]
     r = await bot.click(f"{A.CHOOSE}:1", choose_other)
     assert r.status == 200
     (upd,) = await fake.wait_for("views.update")
@@ -93,10 +75,10 @@ async def test_walk_to_an_outcome_with_back_and_free_text(bot: SlackBot, fake: F
     assert "Step 2 of 4 · Gather the relevant facts" in _texts(view)
     assert view["submit"]["text"] == "Submit"
     # Back returns to step 1, then choose again
-    await bot.click(A.BACK, _buttons(view)[A.BACK])
+    await bot.click(A.BACK, buttons(view)[A.BACK])
     upd = (await fake.wait_for("views.update", 2))[-1]
     assert "Step 1 of 4" in _texts(upd.args["view"])
-    await bot.click(f"{A.CHOOSE}:1", _buttons(upd.args["view"])[f"{A.CHOOSE}:1"])
+    await bot.click(f"{A.CHOOSE}:1", buttons(upd.args["view"])[f"{A.CHOOSE}:1"])
     view = (await fake.wait_for("views.update", 3))[-1].args["view"]
     # the free-text answer comes back in the ack as the next view
     r = await bot.submit(view["private_metadata"], "He said <!channel> & asked for the balance")
@@ -105,17 +87,17 @@ async def test_walk_to_an_outcome_with_back_and_free_text(bot: SlackBot, fake: F
     assert answer["response_action"] == "update"
     _valid_view(answer["view"])
     assert "Remember: never confirm an account exists." in _texts(answer["view"])
-    await bot.click(A.CONTINUE, _buttons(answer["view"])[A.CONTINUE])
+    await bot.click(A.CONTINUE, buttons(answer["view"])[A.CONTINUE])
     view = (await fake.wait_for("views.update", 4))[-1].args["view"]
     assert "Step 3 of 4" in _texts(view) and "Policies" in _texts(view)
-    await bot.click(f"{A.CHOOSE}:1", _buttons(view)[f"{A.CHOOSE}:1"])
+    await bot.click(f"{A.CHOOSE}:1", buttons(view)[f"{A.CHOOSE}:1"])
     view = (await fake.wait_for("views.update", 5))[-1].args["view"]
     _valid_view(view)
     shown = _texts(view)
     assert "Report the disclosure" in shown and "must be reported to compliance" in shown
     assert "T-1" in shown and "How did it happen?" in shown
     # the decision record goes to the user's DM, escaped
-    await bot.click(A.RECORD_DM, _buttons(view)[A.RECORD_DM])
+    await bot.click(A.RECORD_DM, buttons(view)[A.RECORD_DM])
     (dm,) = await fake.wait_for("chat.postMessage")
     assert dm.args["channel"] == "U1"
     assert len(dm.args["blocks"]) <= 50
@@ -128,7 +110,7 @@ async def test_walk_to_an_outcome_with_back_and_free_text(bot: SlackBot, fake: F
 async def test_double_click_applies_once(bot: SlackBot, fake: FakeSlack) -> None:
     await bot.command("mini")
     view = (await fake.wait_for("views.open"))[0].args["view"]
-    value = _buttons(view)[f"{A.CHOOSE}:0"]
+    value = buttons(view)[f"{A.CHOOSE}:0"]
     await bot.click(f"{A.CHOOSE}:0", value)
     await bot.click(f"{A.CHOOSE}:0", value)
     updates = await fake.wait_for("views.update", 2)
@@ -142,7 +124,7 @@ async def test_double_click_applies_once(bot: SlackBot, fake: FakeSlack) -> None
 async def test_someone_elses_click_is_refused_and_audited(bot: SlackBot, fake: FakeSlack) -> None:
     await bot.command("mini", user="U1")
     view = (await fake.wait_for("views.open"))[0].args["view"]
-    await bot.click(f"{A.CHOOSE}:0", _buttons(view)[f"{A.CHOOSE}:0"], user="U2")
+    await bot.click(f"{A.CHOOSE}:0", buttons(view)[f"{A.CHOOSE}:0"], user="U2")
     (upd,) = await fake.wait_for("views.update")
     assert "belongs to someone else" in _texts(upd.args["view"])
     with bot.services.db.tx() as s:
@@ -156,7 +138,7 @@ async def test_someone_elses_click_is_refused_and_audited(bot: SlackBot, fake: F
 async def test_a_value_for_another_node_changes_nothing(bot: SlackBot, fake: FakeSlack) -> None:
     await bot.command("mini")
     view = (await fake.wait_for("views.open"))[0].args["view"]
-    click = A.Click.decode(_buttons(view)[f"{A.CHOOSE}:0"])
+    click = A.Click.decode(buttons(view)[f"{A.CHOOSE}:0"])
     assert click is not None
     forged = click.model_copy(update={"node": "weigh"}).encode()
     await bot.click(f"{A.CHOOSE}:0", forged)
@@ -231,7 +213,7 @@ async def test_app_home_lists_unfinished_and_ignores_retries(
     View(**home).validate_json()
     shown = _texts(home)
     assert "*A caller asks about an account* · 1/4 · <!date^" in shown and "not* a hotline" in shown
-    resume = next(v for k, v in _buttons(home).items() if k.startswith(A.RESUME))
+    resume = next(v for k, v in buttons(home).items() if k.startswith(A.RESUME))
     await bot.click(f"{A.RESUME}:0", resume, view_type="home", view_id="VHOME")
     await fake.wait_for("views.open", 2)
     assert "Step 1 of 4" in _texts(fake.of("views.open")[-1].args["view"])
@@ -258,9 +240,9 @@ async def test_message_shortcut_never_copies_the_message(bot: SlackBot, fake: Fa
     view = opened.args["view"]
     assert "<#C9>" in _texts(view)
     start = (
-        _buttons(view)[f"{A.START}:1"]
-        if _buttons(view).get(f"{A.START}:1") == "mini"
-        else next(v for v in _buttons(view).values() if v == "mini")
+        buttons(view)[f"{A.START}:1"]
+        if buttons(view).get(f"{A.START}:1") == "mini"
+        else next(v for v in buttons(view).values() if v == "mini")
     )
     await bot.click(f"{A.START}:0", start, private_metadata=view["private_metadata"])
     await fake.wait_for("views.update")
@@ -274,7 +256,7 @@ async def test_walk_continues_on_another_instance(fake: FakeSlack, db_url: str) 
     first = await start_bot(db_url, fake)
     await first.command("mini")
     view = (await fake.wait_for("views.open"))[0].args["view"]
-    await first.click(f"{A.CHOOSE}:0", _buttons(view)[f"{A.CHOOSE}:0"])
+    await first.click(f"{A.CHOOSE}:0", buttons(view)[f"{A.CHOOSE}:0"])
     view = (await fake.wait_for("views.update"))[0].args["view"]
     await first.stop()
     second = await start_bot(db_url, fake)  # a restart, or another instance behind the LB
@@ -296,7 +278,7 @@ async def test_rate_limited_view_update_is_retried_by_the_client(
     await bot.command("mini")
     view = (await fake.wait_for("views.open"))[0].args["view"]
     fake.fail("views.update", 429, times=1, retry_after=1, error="ratelimited")
-    await bot.click(f"{A.CHOOSE}:0", _buttons(view)[f"{A.CHOOSE}:0"])
+    await bot.click(f"{A.CHOOSE}:0", buttons(view)[f"{A.CHOOSE}:0"])
     (upd,) = await fake.wait_for("views.update", timeout=15)
     assert "Step 2 of 4" in _texts(upd.args["view"])
     assert [c.method for c in fake.calls].count("views.update!failed") == 1

@@ -26,16 +26,15 @@ from slack_sdk.models.blocks import (
     UserMultiSelectElement,
     UserSelectElement,
 )
-from slack_sdk.models.views import View
 
 from bot.adapters.slack.blocks import (
     MAX_MESSAGE_BLOCKS,
-    MAX_VIEW_BLOCKS,
     SEVERITY_ICON,
     _button,
     _clip,
     _dicts,
     _md,
+    _modal,
     _section,
     escape,
     slack_date,
@@ -76,26 +75,6 @@ OUTCOME_NAMES = {
     "advice_given": "Advice given",
     "referred": "Referred",
 }
-
-
-def _modal(
-    title: str,
-    blocks: Sequence[Block],
-    *,
-    callback_id: str,
-    lang: str,
-    metadata: str = "",
-    submit: str | None = None,
-) -> dict[str, Any]:
-    return View(
-        type="modal",
-        title=PlainTextObject(text=_clip(title, 24)),
-        callback_id=callback_id,
-        close=PlainTextObject(text="关闭" if lang == "zh" else "Close"),
-        submit=PlainTextObject(text=submit) if submit else None,
-        private_metadata=metadata or None,
-        blocks=_dicts(blocks, MAX_VIEW_BLOCKS),
-    ).to_dict()
 
 
 def _text_input(
