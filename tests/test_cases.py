@@ -293,11 +293,16 @@ async def test_a_slack_outage_delays_the_card_then_delivers_it_once(
     await eventually(lambda: len(card_posts(fake)) == 1, timeout=20)
     failed = [c for c in fake.calls if c.method == "chat.postMessage!failed"]
     assert len(failed) == 1
-    with bot.services.db.tx() as s:
-        row = s.execute(
-            text("SELECT attempts, status, last_error FROM outbox WHERE kind = 'case_card'")
-        ).one()
-    assert row[0] == 2 and row[1] == "sent" and "429" in row[2]
+
+    def card_row() -> Any:
+        with bot.services.db.tx() as s:
+            return s.execute(
+                text("SELECT attempts, status, last_error FROM outbox WHERE kind = 'case_card'")
+            ).one()
+
+    await eventually(lambda: card_row()[1] == "sent")  # marked just after Slack accepted it
+    row = card_row()
+    assert row[0] == 2 and "429" in row[2]
     # server errors: backed off and retried, never dropped, never doubled
     fake.fail("chat.postMessage", 500, times=2)
     view = await walk_to_required(bot, fake, "U6")

@@ -34,6 +34,12 @@ def _label(node: Node, lang: str, limit: int = 60) -> str:
     return text
 
 
+def _short(text: str, limit: int = 32) -> str:
+    """Edge labels are cut: a diagram of full option texts is too wide to review."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _mm(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
@@ -56,7 +62,8 @@ def to_mermaid(tree: Dilemma, lang: str = "en") -> str:
     for nid, n in tree.nodes.items():
         if n.options:
             for o in n.options:
-                lines.append(f'  {_mid(nid)} -->|"{_mm(o.label.get(lang))}"| {_mid(o.next)}')
+                label = _mm(_short(o.label.get(lang)))
+                lines.append(f'  {_mid(nid)} -->|"{label}"| {_mid(o.next)}')
         elif n.next:
             lines.append(f"  {_mid(nid)} --> {_mid(n.next)}")
     for sev, colour in SEVERITY_COLOURS.items():
@@ -93,7 +100,8 @@ def to_dot(tree: Dilemma, lang: str = "en") -> str:
     for nid, n in tree.nodes.items():
         if n.options:
             for o in n.options:
-                lines.append(f'  "{nid}" -> "{o.next}" [label="{_dq(o.label.get(lang))}"];')
+                label = _dq(_short(o.label.get(lang)))
+                lines.append(f'  "{nid}" -> "{o.next}" [label="{label}"];')
         elif n.next:
             lines.append(f'  "{nid}" -> "{n.next}";')
     lines.append("}")
