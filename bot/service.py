@@ -334,7 +334,11 @@ class ConsultationService:
         """True the first time `key` is seen (Slack event retries carry the same event id),
         also when two instances receive it at the same moment."""
         with self.db.tx() as s:
-            done = s.execute(
-                insert(s)(SeenEventRow).values(key=key, at=self.clock()).on_conflict_do_nothing()
-            )
-            return rowcount(done) == 1
+            # RETURNING, not rowcount: PostgreSQL reports -1 for an ORM-session INSERT
+            added = s.execute(
+                insert(s)(SeenEventRow)
+                .values(key=key, at=self.clock())
+                .on_conflict_do_nothing()
+                .returning(SeenEventRow.key)
+            ).first()
+            return added is not None

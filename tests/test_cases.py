@@ -23,8 +23,9 @@ FAST = {"ETHICSBOT_DISPATCH_INTERVAL": "0.05", "ETHICSBOT_OUTBOX_LEASE": "1"}
 
 
 @pytest.fixture
-async def bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[SlackBot]:
-    b = await start_bot(sqlite_url, fake, **FAST)
+async def bot(fake: FakeSlack, db_url: str) -> AsyncIterator[SlackBot]:
+    """The real server on SQLite, and on PostgreSQL where one answers."""
+    b = await start_bot(db_url, fake, **FAST)
     yield b
     await b.stop()
 

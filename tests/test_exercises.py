@@ -92,12 +92,22 @@ async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url:
             for bot in (b, a, b):
                 bot.services.exercises.tick()
             await eventually(lambda w=week: len(reveals(fake)) == w + 1)
-        await eventually(lambda: len(fake.of("chat.update")) == 3)
+
+        # every post is closed (an update may be repeated when a lease runs out; it is idempotent)
+        def all_closed() -> bool:
+            updated = {c.args["ts"] for c in fake.of("chat.update")}
+            return all(
+                m["ts"] in updated for m in fake.messages["CTRAIN"] if not m.get("thread_ts")
+            )
+
+        await eventually(all_closed)
         await a.post(answer_click(fake, posts(fake)[0], 0, "ULATE"))
         await eventually(lambda: "closed" in str(fake.of("response_url")[-1].args))
     finally:
         await a.stop()
         await b.stop()
+    home = await _home_of(fake, url, "UTRAINER")
+    assert "Weekly exercises" in home and "6 answers" in home and "3 answers" in home
     titles = [p.args["text"] for p in posts(fake)]
     assert len(set(titles)) == 3 and len(posts(fake)) == 3
     first_reveal = str(reveals(fake)[0].args["blocks"])
@@ -166,3 +176,16 @@ async def test_a_missed_post_goes_out_late_once_and_says_so(
     finally:
         await bot.stop()
     assert len(posts(fake)) == 1
+
+
+async def _home_of(fake: FakeSlack, url: str, user: str) -> str:
+    """What `user` sees on App Home (a fresh instance on the same database)."""
+    bot = await start_bot(url, fake)
+    try:
+        n = len(fake.of("views.publish"))
+        ev = {"type": "app_home_opened", "user": user, "channel": "D9", "tab": "home"}
+        await bot.event(ev, f"EvHome-{user}")
+        await eventually(lambda: len(fake.of("views.publish")) == n + 1)
+        return str(fake.of("views.publish")[-1].args["view"])
+    finally:
+        await bot.stop()

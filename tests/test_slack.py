@@ -18,8 +18,9 @@ from tests.harness import SlackBot, buttons, eventually, start_bot
 
 
 @pytest.fixture
-async def bot(fake: FakeSlack, sqlite_url: str) -> AsyncIterator[SlackBot]:
-    b = await start_bot(sqlite_url, fake)
+async def bot(fake: FakeSlack, db_url: str) -> AsyncIterator[SlackBot]:
+    """The real server on SQLite, and on PostgreSQL where one answers."""
+    b = await start_bot(db_url, fake)
     yield b
     await b.stop()
 

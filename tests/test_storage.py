@@ -151,3 +151,43 @@ def test_audit_chain_detects_edit_delete_and_reorder(db_url: str) -> None:
     with s.db.tx() as tx:
         v = audit.verify(tx)
     assert (v.ok, v.first_bad) == (False, 1)
+
+
+def test_audit_verify_command_reports_tampering(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    s = _services(url)
+    with s.db.tx() as tx:
+        for i in range(3):
+            audit.append(
+                tx, at=datetime(2026, 1, 1, tzinfo=UTC), action="case.note", subject=f"case:{i}"
+            )
+    env = {**os.environ, "DATABASE_URL": url}
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", "audit", "verify"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    good = verify()
+    assert good.returncode == 0 and good.stdout.startswith("ok: 3 entries, head ")
+    with s.db.tx() as tx:
+        tx.execute(text("UPDATE audit_log SET subject = 'case:9' WHERE seq = 2"))
+    bad = verify()
+    assert bad.returncode == 1 and "BROKEN at entry 2" in bad.stdout
+
+
+def test_a_delivery_key_is_new_exactly_once(db_url: str) -> None:
+    """Slack event retries are recognised on every database (PostgreSQL reports no rowcount
+    for these inserts, which once made every event look like a retry)."""
+    s = _services(db_url)
+    assert [s.consult.first_delivery("slack:Ev1") for _ in range(3)] == [True, False, False]
+    assert s.consult.first_delivery("slack:Ev2") is True

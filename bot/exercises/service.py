@@ -225,8 +225,9 @@ class ExerciseService:
                         late=now - slot > LATE_AFTER,
                     )
                     .on_conflict_do_nothing()
+                    .returning(ExercisePostRow.id)
                 )
-                made += rowcount(res)
+                made += len(res.all())  # RETURNING: PostgreSQL gives no rowcount here
         return made
 
     def _due_slot(

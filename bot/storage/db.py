@@ -112,5 +112,6 @@ def insert(s: Session) -> Any:
 
 
 def rowcount(result: Any) -> int:
-    """Rows touched by an UPDATE/INSERT/DELETE result (typed as a plain Result by stubs)."""
+    """Rows touched by an UPDATE or DELETE (typed as a plain Result by the stubs). Not for
+    INSERTs through a Session: PostgreSQL reports -1 there; use RETURNING instead."""
     return int(getattr(result, "rowcount", 0) or 0)
