@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from bot.cases import outbox
 from bot.cases.roles import TRAINER, Roles
-from bot.core.model import Exercise
+from bot.core.model import Exercise, ExerciseOption
 from bot.exercises import schedule as S
 from bot.identity import Pseudonymizer
 from bot.service import Clock, Refused
@@ -309,11 +309,12 @@ class ExerciseService:
 
     def answer(
         self, post_id: str, voter_identity: str, option: str, clicked_at: datetime | None = None
-    ) -> str:
+    ) -> ExerciseOption:
         """Record or change one person's answer; refused once the post is revealed.
 
         When two clicks of one person race, the later click (by the platform's click time)
-        wins, whichever is processed last.
+        wins, whichever is processed last. Returns the answer now stored, which is what the
+        person's confirmation must name.
         """
         voter = self.who(voter_identity)
         now = self.clock()
@@ -338,7 +339,12 @@ class ExerciseService:
                     where=AnswerRow.at < stmt.excluded.at,
                 )
             )
-        return option
+            stored = s.scalar(
+                select(AnswerRow.option).where(
+                    AnswerRow.post_id == post_id, AnswerRow.voter == voter
+                )
+            )
+        return next(o for o in ex.options if o.id == stored)
 
     def post(self, post_id: str) -> PostView:
         with self.db.tx() as s:

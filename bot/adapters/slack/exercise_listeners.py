@@ -34,12 +34,12 @@ class SlackExercises:
             await self.c.refuse_forged(body, "exercise_answer", "malformed value")
             return
         try:
-            chosen = await asyncio.to_thread(
+            stored = await asyncio.to_thread(
                 self.x.answer, post_id, owner_of(body), option, _click_time(body)
             )
-            post = await asyncio.to_thread(self.x.post, post_id)
-            label = next(o.label.get(lang) for o in post.exercise.options if o.id == chosen)
-            text = msg("answer_recorded", lang, option=chosen.upper(), label=label)
+            text = msg(
+                "answer_recorded", lang, option=stored.id.upper(), label=stored.label.get(lang)
+            )
         except Refused as exc:
             text = msg(exc.key if exc.key in ("exercise_closed", "gone") else "invalid", lang)
         await respond(text=text, response_type="ephemeral", replace_original=False)
