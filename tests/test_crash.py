@@ -104,8 +104,13 @@ async def test_sigkill_during_escalation_leaves_exactly_one_card(
         elif kill_at == "after_report":  # hold delivery so the kill lands before it
             fake.fail("chat.postMessage", 500, times=1)
         view = await walk_to_required(bot, fake, "U1")
-        r = await bot.post(interactive_body(report_submission(view, "named", user="U1")))
-        assert r.status == 200 and "is recorded" in str(r.json())
+        try:
+            r = await bot.post(interactive_body(report_submission(view, "named", user="U1")))
+            assert r.status == 200 and "is recorded" in str(r.json())
+        except aiohttp.ServerDisconnectedError:
+            # the dispatcher, woken by the commit, reached Slack before the ack went out and
+            # the process died there: the case was committed first, so it must still arrive
+            assert kill_at == "inside_post"
         if kill_at == "after_report":
             server.kill()
         elif kill_at == "after_post":
