@@ -449,3 +449,44 @@ def test_cases_export_keeps_identities_out(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert '"by_topic"' in js and "UNAMED" not in js
+
+
+def test_confidential_identity_and_restricted_reopen(tmp_path: Path) -> None:
+    """Confidential: only the assignee sees who reported, others after the reporter's own
+    consent. Reopening a closed case is for compliance leads only (refused and audited)."""
+    from bot.bootstrap import bootstrap
+    from bot.config import Settings
+    from bot.service import Refused
+    from tests.conftest import settings_env
+
+    env = settings_env(
+        f"sqlite:///{tmp_path / 'c.db'}",
+        COMPLIANCE_SLACK_USERS="UA,UB",
+        COMPLIANCE_LEAD_SLACK_USERS="UB",
+    )
+    s = bootstrap(Settings.from_env(env))
+    r = s.cases.escalate(
+        reporter_identity="slack:T1:URep",
+        mode="confidential",
+        record=None,
+        topic="honesty",
+        session_id=None,
+        narrative="facts",
+    )
+    s.cases.act(r.case_id, "UA", "assign", assignee="UA")
+    assert s.cases.view(r.case_id, "UA").reporter == "slack:T1:URep"
+    assert s.cases.view(r.case_id, "UB").reporter is None
+    with pytest.raises(Refused):
+        s.cases.consent(r.case_id, "slack:T1:USomeoneElse")
+    s.cases.consent(r.case_id, "slack:T1:URep")
+    assert s.cases.view(r.case_id, "UB").reporter == "slack:T1:URep"
+    s.cases.act(r.case_id, "UA", "close", outcome="substantiated", text="coached")
+    with pytest.raises(Refused) as refused:
+        s.cases.act(r.case_id, "UA", "reopen", text="new facts")
+    assert refused.value.key == "not_officer"
+    assert s.cases.act(r.case_id, "UB", "reopen", text="new facts").status == "investigating"
+    with s.db.tx() as tx:
+        rows = tx.execute(
+            text("SELECT action, result FROM audit_log WHERE action = 'case.reopen' ORDER BY seq")
+        ).all()
+    assert [tuple(x) for x in rows] == [("case.reopen", "refused"), ("case.reopen", "ok")]
