@@ -94,22 +94,11 @@ async def role_fake_slack(parent: int) -> None:
         """FakeSlack plus arrival-stamped response_url posts and two read-outs (tests/ is not
         edited): GET /_bench/counts (calls per method) and GET /_bench/responses."""
 
-        async def start(self) -> str:
-            self._changed = asyncio.Condition()
+        def routes(self, app: web.Application) -> None:
             self.responses: list[list[Any]] = []  # [user, click no., monotonic at, text]
-            app = web.Application(client_max_size=4 * 1024 * 1024)
-            app.router.add_post("/api/{method}", self._handle)
-            app.router.add_get("/api/{method}", self._handle)
-            app.router.add_post("/response/{rid}", self._response_url)
+            super().routes(app)
             app.router.add_get("/_bench/counts", self._counts)
             app.router.add_get("/_bench/responses", self._responses)
-            self.runner = web.AppRunner(app, access_log=None)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{port}/api/"
-            return self.url
 
         async def _response_url(self, request: web.Request) -> web.StreamResponse:
             at = time.monotonic()

@@ -99,21 +99,11 @@ async def role_fake_slack(parent: int) -> None:
         """FakeSlack plus GET /_bench/counts (calls per method) and GET /_bench/arrivals
         (method, arrival time, trigger_id or view_id of each call): tests/ stays untouched."""
 
-        async def start(self) -> str:
+        def routes(self, app: web.Application) -> None:
             self.calls = StampedCalls()
-            self._changed = asyncio.Condition()
-            app = web.Application(client_max_size=4 * 1024 * 1024)
-            app.router.add_post("/api/{method}", self._handle)
-            app.router.add_get("/api/{method}", self._handle)
+            super().routes(app)
             app.router.add_get("/_bench/counts", self._counts)
             app.router.add_get("/_bench/arrivals", self._arrivals)
-            self.runner = web.AppRunner(app, access_log=None)
-            await self.runner.setup()
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{port}/api/"
-            return self.url
 
         async def _counts(self, request: web.Request) -> web.StreamResponse:
             return web.json_response(dict(Counter(c.method for c in self.calls)))

@@ -39,7 +39,6 @@ class ContentSource:
         root: Path,
         db: Database,
         environ: Mapping[str, str],
-        clock: type[datetime] | None = None,
         check_every: float = 5.0,
     ) -> None:
         self.root = root

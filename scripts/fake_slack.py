@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import contextlib
-
 from tests.fakes.slack_api import FakeSlack
 
 
 class ShowingFake(FakeSlack):
+    """The test fake, printing one line per call, with the last view kept for slack_send."""
+
     def _answer(self, method, args):  # type: ignore[no-untyped-def]
         body = super()._answer(method, args)
         view = args.get("view")
@@ -32,28 +33,23 @@ class ShowingFake(FakeSlack):
         print(f"{method:<18} {title or args.get('channel', '')}", flush=True)
         return body
 
+    def routes(self, app: web.Application) -> None:
+        super().routes(app)
+        app.router.add_get("/_last_view", self._last_view)
+        app.router.add_get("/_messages", self._messages)
 
-async def main(port: int) -> None:
-    fake = ShowingFake(locales={"UZH": "zh-CN"})
-    await fake.start()  # on a random port; we also serve the same handlers on the fixed one
-    app = web.Application()
-    app.router.add_post("/api/{method}", fake._handle)
-    app.router.add_get("/api/{method}", fake._handle)
-
-    async def last_view(_: web.Request) -> web.Response:
-        views = [c for c in fake.calls if c.method.startswith("views.")]
+    async def _last_view(self, _: web.Request) -> web.Response:
+        views = [c for c in self.calls if c.method.startswith("views.")]
         return web.json_response(
             {"count": len(views), "view": views[-1].args.get("view") if views else {}}
         )
 
-    async def messages(_: web.Request) -> web.Response:
-        return web.json_response(fake.messages)
+    async def _messages(self, _: web.Request) -> web.Response:
+        return web.json_response(self.messages)
 
-    app.router.add_get("/_last_view", last_view)
-    app.router.add_get("/_messages", messages)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+
+async def main(port: int) -> None:
+    await ShowingFake(locales={"UZH": "zh-CN"}).start(port)
     print(f"fake Slack Web API on http://127.0.0.1:{port}/api/  (Ctrl-C to stop)", flush=True)
     await asyncio.Event().wait()
 

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.service import Clock
 from bot.web import build_web_app
 from tests.conftest import FIXTURE_CONTENT
+from tests.fakes.local import serve
 from tests.fakes.signing import (
     SECRET,
     block_action,
@@ -48,11 +49,7 @@ class SlackBot:
         self.http: aiohttp.ClientSession | None = None
 
     async def start(self) -> SlackBot:
-        self.runner = web.AppRunner(build_web_app(self.services), access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, port = await serve(build_web_app(self.services))
         self.url = f"http://127.0.0.1:{port}"
         self.http = aiohttp.ClientSession()
         return self

@@ -444,11 +444,6 @@ class CaseService:
             )
         log.warning("refused case.%s: %s", r.action, r.reason)
 
-    def exclusions_ok(self, officer: str, case_id: str) -> bool:
-        with self.db.tx() as s:
-            case = s.get(CaseRow, case_id)
-            return case is not None and officer not in json.loads(case.excluded or "[]")
-
     # -- reporters --------------------------------------------------------------------------
 
     def _token(self, case_id: str, now: datetime) -> str:
@@ -574,8 +569,11 @@ class CaseService:
             ).first()
             return e.body or "" if e else ""
 
-    def reporter_token(self, case_id: str) -> str:
-        return self._token(case_id, self.clock())
+    def reporter_case(self, case_id: str, reporter_identity: str) -> ReporterView:
+        """A named or confidential reporter's view of their own case (to answer a question)."""
+        if self.reporter_of(case_id) != reporter_identity:
+            raise Refused("not_yours")
+        return self._reporter_view(case_id)
 
     # -- reminders --------------------------------------------------------------------------
 

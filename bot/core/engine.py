@@ -187,7 +187,13 @@ class Engine:
             for s in STEPS
         )
         return DecisionRecord(
-            tree.id, tree.version, tree.title.get(lang), steps, outcome, self.flags(tree, state)
+            tree.id,
+            tree.version,
+            tree.title.get(lang),
+            steps,
+            outcome,
+            self.flags(tree, state),
+            lang,
         )
 
     # -- internals ---------------------------------------------------------------------------

@@ -25,8 +25,6 @@ class Step(StrEnum):
 
 STEPS: Final[tuple[Step, ...]] = (Step.identify, Step.gather, Step.evaluate, Step.decide)
 
-LANGS: Final[tuple[str, ...]] = ("en", "zh")
-
 STEP_NAMES: Final[dict[Step, dict[str, str]]] = {
     Step.identify: {"en": "Identify the ethical issue", "zh": "识别伦理问题"},
     Step.gather: {"en": "Gather the relevant facts", "zh": "收集相关信息"},

@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from bot.core.method import Step
 
-SCHEMA_VERSION: Final = 1
-
 MAX_TITLE: Final = 150  # Slack header block / modal title limits
 MAX_LABEL: Final = 75  # Slack button text
 MAX_TEXT: Final = 2500  # Slack section text is 3,000; leave room for markup

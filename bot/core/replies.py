@@ -102,6 +102,7 @@ class DecisionRecord:
     steps: tuple[RecordStep, ...]
     outcome: OutcomeReply
     flags: tuple[str, ...] = field(default=())
+    lang: str = "en"  # the language the record is written in (the session's)
 
 
 Reply = StepHeader | Say | Weigh | Ask | AskText | Continue | OutcomeReply | DecisionRecord

@@ -14,8 +14,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,12 +64,6 @@ def upgrade(engine: Engine) -> None:
             # several instances may start at once: one migrates, the others wait
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7406120001)")
         command.upgrade(_alembic_config(conn), "head")
-
-
-def is_current(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-        return MigrationContext.configure(conn).get_current_revision() == head
 
 
 class Database:

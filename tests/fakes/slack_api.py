@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from tests.fakes.local import serve
+
 
 @dataclass
 class Call:
@@ -172,18 +174,18 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))}}
         return {"ok": False, "error": "unknown_method"}
 
-    async def start(self) -> str:
-        self._changed = asyncio.Condition()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """The routes Slack would answer; subclasses add read-outs of their own."""
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/response/{rid}", self._response_url)
         app.router.add_get("/link", self._socket)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def start(self, port: int = 0) -> str:
+        self._changed = asyncio.Condition()
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        self.routes(app)
+        self.runner, port = await serve(app, port)
         self.url = f"http://127.0.0.1:{port}/api/"
         return self.url
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -157,23 +157,20 @@ class SlackCases:
 
     async def open_answer_from_dm(self, body: Body, client: AsyncWebClient) -> None:
         case_id = A.session_id(body["actions"][0].get("value"))
-        owner = owner_of(body)
         lang = await self.c.lang(client, body)
-        if case_id is None or await self.call(self.cases.reporter_of, case_id) != owner:
+        try:
+            if case_id is None:
+                raise Refused("not_yours")
+            mine = await self.call(self.cases.reporter_case, case_id, owner_of(body))
+        except Refused:
             await self.c.refuse_forged(body, "reporter_answer", "not the reporter")
             await client.views_open(
                 trigger_id=body["trigger_id"], view=notice_view(msg("not_yours", lang), lang)
             )
             return
-        token = await self.call(self.cases.reporter_token, case_id)
-        named = [
-            r
-            for r in await self.call(self.cases.named_cases, owner)
-            if r.token and r.token.split(".")[0] == case_id
-        ]
-        view = CB.reporter_status_view(named[0], lang) if named else notice_view("—", lang)
-        view["private_metadata"] = token
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=CB.reporter_status_view(mine, lang)
+        )
 
     async def on_consent(self, body: Body, client: AsyncWebClient) -> None:
         case_id = A.session_id(body["actions"][0].get("value"))
@@ -285,13 +282,7 @@ def register_cases(
 ) -> SlackCases:
     h = SlackCases(consult, cases)
 
-    def after_ack(work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-            await ack()
-            deferred.spawn(work(body, client))
-
-        return listener
-
+    after_ack = deferred.after_ack
     app.action(A.REPORT)(after_ack(h.open_report))
     app.view(CB.REPORT_VIEW)(h.ack_report)
     app.view(CB.STATUS_VIEW)(h.ack_status)

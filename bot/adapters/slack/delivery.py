@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import case_blocks as CB
+from bot.adapters.slack import exercise_blocks as XB
 from bot.bootstrap import Services
 from bot.cases import outbox
 from bot.cases.outbox import Job
@@ -253,8 +254,6 @@ class SlackDispatcher:
         return {"sent": "notified"}
 
     async def _exercise_post(self, job: Job) -> dict[str, str]:
-        from bot.adapters.slack import exercise_blocks as XB
-
         post_id = str(job.payload["post_id"])
         post = await asyncio.to_thread(self.s.exercises.post, post_id)
         if post.message:
@@ -277,8 +276,6 @@ class SlackDispatcher:
         return found
 
     async def _exercise_reveal(self, job: Job) -> dict[str, str]:
-        from bot.adapters.slack import exercise_blocks as XB
-
         post_id = str(job.payload["post_id"])
         post = await asyncio.to_thread(self.s.exercises.post, post_id)
         if not post.message:

@@ -261,14 +261,14 @@ class SlackConsultations:
         except Refused as exc:
             await self.show_refusal(client, body, session_id, exc)
             return
-        lang = record_lang = (await self.call(self.service.view, owner, session_id)).state.lang
+        lang = record.lang
         context = await self.call(self.service.context, owner, session_id)
         note = msg("about_message", lang, channel=context["channel"]) if context else ""
         _, user = _ids(body)
         await client.chat_postMessage(
             channel=user,
-            text=B.record_fallback(record, record_lang),
-            blocks=B.record_blocks(record, record_lang, note=note),
+            text=B.record_fallback(record, lang),
+            blocks=B.record_blocks(record, lang, note=note),
         )
         turn = await self.call(self.service.view, owner, session_id)
         await self.show(client, body, self.walk(turn, notice=msg("record_sent", lang)))
@@ -281,12 +281,11 @@ class SlackConsultations:
         owner = owner_of(body)
         try:
             record = await self.call(self.service.record, owner, session_id)
-            lang = (await self.call(self.service.view, owner, session_id)).state.lang
         except Refused as exc:
             lang = await self.lang(client, body)
             await self.show(client, body, B.notice_view(msg(exc.key, lang), lang))
             return
-        await self.show(client, body, B.record_view(record, lang))
+        await self.show(client, body, B.record_view(record, record.lang))
 
     async def on_home_start(self, body: Body, client: AsyncWebClient) -> None:
         await self.picker(client, body, await self.lang(client, body))
@@ -374,6 +373,32 @@ class Deferred:
         if not task.cancelled() and task.exception() is not None:
             log.error("deferred Slack work failed", exc_info=task.exception())
 
+    def after_ack(
+        self,
+        work: Callable[[Body, AsyncWebClient], Awaitable[None]],
+        first: Callable[[AsyncAck, Body], Awaitable[None]] | None = None,
+        *,
+        shed: bool = False,
+    ) -> Callable[..., Awaitable[None]]:
+        """A bolt listener that acks (with `first`, or empty) and then runs `work` as a task.
+        With `shed`, a full backlog is answered "busy" instead: a modal opened after its
+        3 s trigger_id expired would fail anyway."""
+
+        async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+            if shed and self.busy:
+                await ack(
+                    text=msg("busy", "en") + "\n" + msg("busy", "zh"), response_type="ephemeral"
+                )
+                log.warning("turned a command away: %d tasks queued", len(self.tasks))
+                return
+            if first is None:
+                await ack()
+            else:
+                await first(ack, body)
+            self.spawn(work(body, client))
+
+        return listener
+
     async def drain(self) -> None:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -385,24 +410,6 @@ def register(
     """Attach every consultation listener to `app`."""
     h = SlackConsultations(service, contact)
 
-    def after_ack(
-        work: Callable[..., Awaitable[None]], first: Callable[..., Awaitable[None]] | None = None
-    ) -> Callable[..., Awaitable[None]]:
-        async def listener(ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-            if work == h.on_command and deferred.busy:
-                await ack(
-                    text=msg("busy", "en") + "\n" + msg("busy", "zh"), response_type="ephemeral"
-                )
-                log.warning("turned a command away: %d tasks queued", len(deferred.tasks))
-                return
-            if first is None:
-                await ack()
-            else:
-                await first(ack, body)
-            deferred.spawn(work(body, client))
-
-        return listener
-
     def event_after_ack(work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         async def listener(ack: AsyncAck, body: Body, event: Body, client: AsyncWebClient) -> None:
             await ack()
@@ -410,7 +417,8 @@ def register(
 
         return listener
 
-    app.command("/ethics")(after_ack(h.on_command, h.ack_command))
+    after_ack = deferred.after_ack
+    app.command("/ethics")(after_ack(h.on_command, h.ack_command, shed=True))
     app.shortcut(A.SHORTCUT)(after_ack(h.on_shortcut))
     app.action(A.pattern(A.START))(after_ack(h.on_start))
     app.action(A.pattern(A.CHOOSE))(after_ack(h.on_click))
