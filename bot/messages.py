@@ -28,6 +28,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "reflect": {"en": "Reflect", "zh": "反思"},
     "weigh": {"en": "Weigh it with PLUS", "zh": "用 PLUS 原则衡量"},
     "severity": {"en": "Severity", "zh": "严重程度"},
+    "sev_none": {"en": "none", "zh": "无"},
+    "sev_low": {"en": "low", "zh": "低"},
+    "sev_medium": {"en": "medium", "zh": "中"},
+    "sev_high": {"en": "high", "zh": "高"},
+    "sev_critical": {"en": "critical", "zh": "严重"},
     "escalation_required": {
         "en": "This must be reported to compliance. "
         "You choose how: named, confidential or anonymous.",

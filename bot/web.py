@@ -124,11 +124,13 @@ def build_web_app(services: Services) -> web.Application:
     async def stop(app: web.Application) -> None:
         app[STOP].set()
         services.cases.on_change = lambda: None
-        for task in app[TASKS]:
-            await asyncio.wait_for(task, 20)
-        await app[DEFERRED].drain()
-        await app[HTTP].close()
-        services.db.dispose()
+        try:
+            for task in app[TASKS]:
+                await asyncio.wait_for(task, 20)
+            await app[DEFERRED].drain()
+        finally:  # whatever the tasks did, close the HTTP session and the pool
+            await app[HTTP].close()
+            services.db.dispose()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)

@@ -34,7 +34,7 @@ def _wrap(text: str, indent: str = "") -> list[str]:
 
 
 def outcome_lines(o: OutcomeReply, lang: str) -> list[str]:
-    lines = [f"» {o.headline}  [{msg('severity', lang)}: {o.severity}]", ""]
+    lines = [f"» {o.headline}  [{msg('severity', lang)}: {msg('sev_' + o.severity, lang)}]", ""]
     lines += [msg("advice", lang) + ":", *_wrap(o.advice, "  ")]
     if o.cites:
         lines += ["", msg("cites", lang) + ":"]

@@ -41,10 +41,21 @@ async def _on_error(error: Exception, body: dict[str, Any]) -> None:
     log.error("listener failed on a %s request", body.get("type") or "command", exc_info=error)
 
 
+class _QuietTokenWarning(logging.Filter):
+    """bolt warns at every start that the token is unused when a client is given: it reads
+    SLACK_BOT_TOKEN itself. We give the client on purpose (one shared HTTP session)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
+
+
 def build_slack_app(
     services: Services, client: AsyncWebClient, deferred: Deferred | None = None
 ) -> AsyncApp:
     settings = services.settings
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _QuietTokenWarning) for f in bolt_log.filters):
+        bolt_log.addFilter(_QuietTokenWarning())
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
         client=client,

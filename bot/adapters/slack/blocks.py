@@ -123,7 +123,9 @@ def outcome_blocks(o: OutcomeReply, lang: str) -> list[Block]:
     icon = SEVERITY_ICON.get(o.severity, "")
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=_clip(o.headline, 150))),
-        ContextBlock(elements=[_md(f"{icon} {msg('severity', lang)}: *{o.severity}*")]),
+        ContextBlock(
+            elements=[_md(f"{icon} {msg('severity', lang)}: *{msg('sev_' + o.severity, lang)}*")]
+        ),
         _section(f"*{msg('advice', lang)}*\n{escape(o.advice)}"),
     ]
     if o.cites:
