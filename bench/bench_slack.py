@@ -1,4 +1,4 @@
-"""Benchmark: the real Slack HTTP server under signed load, against a bare slack-bolt app.
+"""Benchmark: the real Slack HTTP server under signed load, against two slack-bolt baselines.
 
 Run from the repository root (it puts the root on sys.path itself, for `tests.fakes`):
 
@@ -11,6 +11,9 @@ Processes (all bound to 127.0.0.1, all stopped at the end):
     servers sent after their acks;
   * ours: `ethicsbot serve --host 127.0.0.1` with SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN,
     SLACK_API_URL (the fake), DATABASE_URL (SQLite in a temp dir) and PORT;
+  * floor: the fair floor, a slack-bolt AsyncApp (process_before_response=True, one shared
+    aiohttp session) that verifies, acks and makes the one Web API call Slack requires of a
+    step: views.open per command, views.update per click; ours / floor is the headline ratio;
   * bare: a do-nothing slack-bolt AsyncApp on aiohttp (process_before_response=True, one
     /ethics command listener and one block action listener that only ack), served the way
     bot/web.py serves ours;
@@ -69,6 +72,7 @@ TREE = "confidentiality-caller-enquiry"
 TOKEN = "xoxb-bench-token"
 LEVELS = (1, 8, 32)
 TARGET_RATIO_C8 = 0.5
+TARGET_STRETCH_C8 = 0.8
 TARGET_P99_C8_MS = 100.0
 CHILD_LIFETIME_S = 900.0  # children exit by themselves after this, whatever happens here
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -126,8 +130,15 @@ async def role_fake_slack(parent: int) -> None:
         await fake.stop()
 
 
-async def role_bare(parent: int, port: int, fake_url: str) -> None:
-    """The baseline: bolt on aiohttp doing nothing but ack, served like bot/web.py does."""
+async def role_bare(parent: int, port: int, fake_url: str, *, floor: bool = False) -> None:
+    """A baseline bolt app on aiohttp, served like bot/web.py serves ours.
+
+    bare (floor=False): verify and ack, nothing else. It shows the framework's own cost but
+    hides the one Web API call every step must make, so it flatters no one.
+    floor (floor=True): exactly what Slack requires of us and nothing more: verify, ack, one
+    views.open per command (on its trigger_id) and one views.update per click (on the view
+    that was clicked), over one shared aiohttp session, inside the request
+    (process_before_response): the fair lower bound for what ours does per step."""
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
     from slack_bolt.async_app import AsyncAck, AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
@@ -136,13 +147,20 @@ async def role_bare(parent: int, port: int, fake_url: str) -> None:
     bolt = AsyncApp(signing_secret=SECRET, process_before_response=True,
                     client=AsyncWebClient(token=TOKEN, base_url=fake_url, session=http))
 
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "EthicsBot"},
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Step 1 of 4"}}]}
+
     @bolt.command("/ethics")
-    async def on_command(ack: AsyncAck) -> None:
+    async def on_command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        if floor:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @bolt.action(re.compile(r"^eb\.choose(:\d+)?$"))
-    async def on_click(ack: AsyncAck) -> None:
+    async def on_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        if floor:
+            await client.views_update(view_id=body["view"]["id"], view=view)
 
     async def events(request: web.Request) -> web.StreamResponse:
         response = await bolt.async_dispatch(await to_bolt_request(request))
@@ -420,15 +438,25 @@ class Bench:
             self.env(), self.tmp / "bare.log")
         self.pids["bare"] = bare.pid
 
+        self.floor_port = free_port()
+        floor = self.children.start(
+            "floor", [sys.executable, __file__, "--role", "floor", "--parent", me,
+                      "--port", str(self.floor_port), "--fake-url", self.fake_url],
+            self.env(), self.tmp / "floor.log")
+        self.pids["floor"] = floor.pid
+
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         t_ours = await wait_healthy(self.http, self.url("ours"), ours)
         t_bare = await wait_healthy(self.http, self.url("bare"), bare)
+        t_floor = await wait_healthy(self.http, self.url("floor"), floor)
         print(f"fake Slack {self.fake_url} (pid {fake.pid}); ours `ethicsbot serve` "
               f"{self.url('ours')} (pid {ours.pid}, healthy after {t_ours:.1f} s); bare bolt "
-              f"{self.url('bare')} (pid {bare.pid}, healthy after {t_bare:.1f} s)")
+              f"{self.url('bare')} (pid {bare.pid}, healthy after {t_bare:.1f} s); floor bolt "
+              f"{self.url('floor')} (pid {floor.pid}, healthy after {t_floor:.1f} s)")
 
     def url(self, server: str) -> str:
-        return f"http://127.0.0.1:{self.ours_port if server == 'ours' else self.bare_port}"
+        port = {"ours": self.ours_port, "bare": self.bare_port, "floor": self.floor_port}
+        return f"http://127.0.0.1:{port[server]}"
 
     async def fake_counts(self) -> Counter[str]:
         assert self.http is not None
@@ -472,7 +500,7 @@ class Bench:
         """CHOOSE option 0, each in its own modal (view_id), on n fresh sessions."""
         from bot.adapters.slack.actions import Click
 
-        if server == "bare":  # the bare app only acks: any well-formed value will do
+        if server != "ours":  # the baselines don't read the value: any well-formed one will do
             take = [(u, str(uuid.uuid4()), "enquiry-start", 1) for u in self.new_users(n)]
         else:
             take, self.fresh = self.fresh[:n], self.fresh[n:]
@@ -552,6 +580,10 @@ class Bench:
                 self.used_sessions.update(sid for _, sid, _, _ in clicked)
                 ph.advanced = self.advanced([sid for _, sid, _, _ in clicked])
                 self.fresh = take[ph.sent:] + self.fresh  # prepared but not clicked
+        elif server == "floor":  # its views calls are made before it answers
+            ph.fake_expected = ph.ok
+            ph.fake_received = (await self.fake_counts())[method] - before[method]
+            wall = ph.elapsed
         else:
             await asyncio.sleep(0.2)  # the bare app sends nothing; this only checks that
             ph.fake_received = (await self.fake_counts())[method] - before[method]
@@ -559,7 +591,7 @@ class Bench:
         cpu1 = self.cpu_now()
         ph.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
         ph.cpu["others"] = max(0.0, ph.cpu.pop("machine") - sum(
-            ph.cpu[k] for k in ("ours", "bare", "fake", "client")))
+            ph.cpu[k] for k in ("ours", "bare", "floor", "fake", "client")))
         ph.cpu["wall"] = wall
         for m, at, key in await self.arrivals():
             if m == method and key in ph.sent_at:
@@ -582,14 +614,14 @@ class Bench:
 
     async def warm_up(self) -> None:
         """A few requests of each kind to each server (bolt's auth.test, lazy imports)."""
-        for server in ("ours", "bare"):
+        for server in ("ours", "floor", "bare"):
             ph = await fire(self.url(server), self.slash_items(20, server), 1, 10,
                             Phase(server, "warm-up", 1))
             if server == "ours":
                 self.acked["slash"] += ph.ok
         await self.wait_work("views.open", self.acked["slash"], 20)
         await self.top_up(20)
-        for server in ("ours", "bare"):
+        for server in ("ours", "floor", "bare"):
             before = (await self.fake_counts())["views.update"]
             items, _ = self.click_items(server, 20)
             ph = await fire(self.url(server), items, 1, 10, Phase(server, "warm-up", 1))
@@ -603,7 +635,7 @@ class Bench:
         await self.start()
         await self.warm_up()
         for level in self.args.levels:
-            for server in ("ours", "bare"):
+            for server in ("ours", "floor", "bare"):
                 for kind in ("slash", "click"):
                     await asyncio.sleep(0.3)
                     ph = await self.run_phase(server, kind, level)
@@ -639,7 +671,7 @@ def report(b: Bench) -> None:
            f"{'>3s':>6}{'CPU ms':>8}")
     print(hdr)
     print("-" * len(hdr))
-    for server in ("ours", "bare"):
+    for server in ("ours", "floor", "bare"):
         for kind in ("slash", "click"):
             for level in levels:
                 p = ph.get((server, kind, level))
@@ -656,32 +688,36 @@ def report(b: Bench) -> None:
     print("(times in ms; >3s = views calls later than 3 s after the request, when Slack's")
     print(" trigger_id would have expired: for a slash command, views.open would then fail)")
     print()
-    print("Ours vs bare slack-bolt, same signed load (req/s and p99 of the ack):")
-    hdr = (f"{'kind':<7}{'conc':>5}{'ours req/s':>12}{'bare req/s':>12}{'ratio':>8}"
-           f"{'ours p99':>11}{'bare p99':>11}{'ours work/s':>13}")
+    print("Ours vs the fair floor (bolt: verify, ack, one views.open / views.update over a")
+    print("shared session) and vs bare bolt (ack only), same signed load, same run:")
+    hdr = (f"{'kind':<7}{'conc':>5}{'ours req/s':>12}{'floor req/s':>13}{'ours/floor':>12}"
+           f"{'ours p99':>11}{'floor p99':>11}{'bare req/s':>12}{'ours/bare':>11}"
+           f"{'ours work/s':>13}")
     print(hdr)
     print("-" * len(hdr))
     for kind in ("slash", "click"):
         for level in levels:
-            o, r = ph.get(("ours", kind, level)), ph.get(("bare", kind, level))
-            if o is None or r is None:
+            o, f, r = (ph.get((srv, kind, level)) for srv in ("ours", "floor", "bare"))
+            if o is None or f is None or r is None:
                 continue
-            print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{r.rps:>12.0f}{o.rps / r.rps:>8.2f}"
-                  f"{o.pct(.99):>9.1f}ms{r.pct(.99):>9.1f}ms{fmt(o.work_rps, '.0f'):>13}")
+            print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
+                  f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{r.rps:>12.0f}"
+                  f"{o.rps / r.rps:>11.2f}{fmt(o.work_rps, '.0f'):>13}")
     print()
     if 8 in levels:
-        print("Targets at concurrency 8:")
+        print("Targets at concurrency 8 (against the fair floor):")
         for kind in ("slash", "click"):
-            o, r = ph.get(("ours", kind, 8)), ph.get(("bare", kind, 8))
-            if o is None or r is None:
+            o, f = ph.get(("ours", kind, 8)), ph.get(("floor", kind, 8))
+            if o is None or f is None:
                 continue
-            ratio = o.rps / r.rps
-            print(f"  {kind:<6} ours/bare throughput {ratio:.2f} (target >= {TARGET_RATIO_C8}) "
-                  f"{'MET' if ratio >= TARGET_RATIO_C8 else 'MISSED'};  ours p99 "
-                  f"{o.pct(.99):.1f} ms (target < {TARGET_P99_C8_MS:.0f} ms) "
-                  f"{'MET' if o.pct(.99) < TARGET_P99_C8_MS else 'MISSED'}")
+            ratio = o.rps / f.rps
+            verdict = ("MET (stretch 0.8 met too)" if ratio >= TARGET_STRETCH_C8
+                       else "MET" if ratio >= TARGET_RATIO_C8 else "MISSED")
+            print(f"  {kind:<6} ours/floor throughput {ratio:.2f} (target >= {TARGET_RATIO_C8}) "
+                  f"{verdict};  ours p99 {o.pct(.99):.1f} ms (target < {TARGET_P99_C8_MS:.0f} "
+                  f"ms) {'MET' if o.pct(.99) < TARGET_P99_C8_MS else 'MISSED'}")
             print(f"  {'':<6} counting the work after the ack: {o.work_rps:.0f} work/s = "
-                  f"{o.work_rps / r.rps:.2f} of bare; view p99 {o.pct(.99, o.e2e):.0f} ms")
+                  f"{o.work_rps / f.rps:.2f} of floor; view p99 {o.pct(.99, o.e2e):.0f} ms")
     print()
     print("Work after the ack (ours): views calls received by the fake vs requests acked 200")
     hdr = (f"{'kind':<7}{'conc':>5}{'acked':>8}{'fake got':>10}{'method':>14}"
@@ -706,7 +742,10 @@ def report(b: Bench) -> None:
           f"views.update; auth.test {c['auth.test']} (both apps); other: "
           f"{other}")
     print("(bare acks only: the fake got "
-          f"{sum(p.fake_received for p in b.phases if p.server == 'bare')} views calls from it)")
+          f"{sum(p.fake_received for p in b.phases if p.server == 'bare')} views calls from it;"
+          " floor: "
+          f"{sum(p.fake_received for p in b.phases if p.server == 'floor')} views calls for "
+          f"{sum(p.ok for p in b.phases if p.server == 'floor')} acked requests)")
     print()
     print("CPU seconds per phase, from /proc (2 cores = at most 2.0 CPU-s per wall second);")
     print("'others' = CPU the rest of the machine used meanwhile (other people's tests, ...):")
@@ -740,7 +779,7 @@ def report(b: Bench) -> None:
 
 
 def server_log_summary(b: Bench) -> None:
-    for name in ("ours", "bare", "fake"):
+    for name in ("ours", "floor", "bare", "fake"):
         log = b.tmp / f"{name}.log"
         if not log.exists():
             continue
@@ -778,7 +817,7 @@ def _interrupt(*_: Any) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--role", choices=["main", "fake-slack", "bare"], default="main",
+    ap.add_argument("--role", choices=["main", "fake-slack", "bare", "floor"], default="main",
                     help=argparse.SUPPRESS)
     ap.add_argument("--parent", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -799,8 +838,8 @@ def main() -> int:
     if args.role == "fake-slack":
         asyncio.run(role_fake_slack(args.parent))
         return 0
-    if args.role == "bare":
-        asyncio.run(role_bare(args.parent, args.port, args.fake_url))
+    if args.role in ("bare", "floor"):
+        asyncio.run(role_bare(args.parent, args.port, args.fake_url, floor=args.role == "floor"))
         return 0
     if args.quick:
         args.requests, args.seconds = 300, 2.0
