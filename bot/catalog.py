@@ -19,6 +19,7 @@ from bot.core.loader import Problem, check_all, parse_exercise, read_files
 from bot.core.model import Dilemma, Exercise
 from bot.core.policy import CodeOfConduct, EscalationPolicy, expand_env
 from bot.core.yamlsafe import YamlError, line_of, load_yaml
+from bot.treecache import TreeCache, read_many
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,15 @@ def load_content(
 
 
 def validate(
-    paths: list[Path], root: Path, environ: Mapping[str, str] | None = None
+    paths: list[Path],
+    root: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    cache: TreeCache | None = None,
+    workers: int | None = None,
 ) -> list[Problem]:
-    """Everything `ethicsbot validate` reports for the given files or folders."""
+    """Everything `ethicsbot validate` reports for the given files or folders (`cache` and
+    `workers` only change how fast: see bot/treecache.py)."""
     env = os.environ if environ is None else environ
     problems: list[Problem] = []
     clauses, probs = read_policy(root / "policies" / "code_of_conduct.yaml", CodeOfConduct, env)
@@ -128,9 +135,14 @@ def validate(
     _, probs = read_policy(root / "policies" / "escalation.yaml", EscalationPolicy, env)
     problems += probs
     ids = set(clauses.clauses) if clauses else None
-    known = {x.tree.id for x in read_files(tree_files([root / "dilemmas"])) if x.tree}
+    # Each file is parsed once, even when the files asked about are the shipped folder
+    # itself (the known ids for handoffs come from the same parse).
+    shipped = tree_files([root / "dilemmas"])
     tree_paths = [p for p in tree_files(paths) if p.parent.name != "exercises"]
-    problems += check_all(read_files(tree_paths), clauses=ids, known_trees=known)
+    every = list(dict.fromkeys([*shipped, *tree_paths]))
+    parsed = dict(zip(every, read_many(every, cache=cache, workers=workers), strict=True))
+    known = {x.tree.id for p in shipped if (x := parsed[p]).tree}
+    problems += check_all([parsed[p] for p in tree_paths], clauses=ids, known_trees=known)
     ex_paths = [p for p in paths if p.is_dir() and (p / "exercises").is_dir()]
     ex_files = [
         p

@@ -64,14 +64,20 @@ def _node_of(loc: tuple[Any, ...]) -> str:
     return str(loc[1]) if len(loc) > 1 and loc[0] == "nodes" else "-"
 
 
-def parse_tree(file: str, raw: bytes) -> Loaded:
-    """Parse and schema-check one tree file (graph checks come from `lint`)."""
+_UNPARSED: Any = object()
+
+
+def parse_tree(file: str, raw: bytes, *, data: Any = _UNPARSED) -> Loaded:
+    """Parse and schema-check one tree file (graph checks come from `lint`). `data` is the
+    file's YAML already parsed by `load_yaml` (bot/treecache.py keeps it by content hash),
+    so the schema check still runs on every call while the parse does not."""
     result = Loaded(file=file, raw=raw)
-    try:
-        data, _ = load_yaml(raw, with_lines=False)
-    except YamlError as exc:
-        result.problems.append(Problem(file, exc.line, exc.node, exc.message))
-        return result
+    if data is _UNPARSED:
+        try:
+            data, _ = load_yaml(raw, with_lines=False)
+        except YamlError as exc:
+            result.problems.append(Problem(file, exc.line, exc.node, exc.message))
+            return result
     if not isinstance(data, dict):
         result.problems.append(Problem(file, 1, "-", "a tree file must be a mapping"))
         return result
