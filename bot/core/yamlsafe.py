@@ -4,6 +4,12 @@
 two duplicate keys and dies with RecursionError on deep nesting; trainers' files are data
 edited by hand, so every one of those is refused here with the line it happened on. Alongside
 the data we return the line of every path, so schema errors can name file and line.
+
+Every message is ours, never PyYAML's: its wording and its own limits change between patch
+releases (6.0.4's libyaml refuses deep flow nesting inside its scanner, before any event
+reaches our depth check). So when the fast libyaml parser refuses a file, the file is walked
+again with PyYAML's pure-Python parser, whose event stream meets our checks (depth, aliases,
+tags, keys) first, and whatever that parser still refuses is named by our own table below.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ class YamlError(Exception):
         self.node = node
 
 
-_PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+_FAST: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+_PURE: Any = yaml.SafeLoader  # no depth limit of its own; an event stream, not recursion
 _STR = "tag:yaml.org,2002:str"
 
 
@@ -56,10 +63,17 @@ def _scalar(event: Any, resolver: Any, constructor: Any) -> Any:
     if tag == _STR:
         return event.value
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
-    return constructor.construct_object(node, deep=True)
+    try:
+        return constructor.construct_object(node, deep=True)
+    except (ValueError, OverflowError):  # e.g. 2026-02-30 matches the date pattern only
+        raise YamlError(
+            _line(event),
+            f"'{event.value}' looks like a date or number but is not a valid one"
+            " (put it in quotes if it is text)",
+        ) from None
 
 
-def _build(text: str, with_lines: bool) -> tuple[Any, dict[Path, int]]:
+def _build(text: str, with_lines: bool, parser_class: Any) -> tuple[Any, dict[Path, int]]:
     """One pass over the (C-speed) event stream: depth, aliases, tags and duplicate keys are
     refused as soon as they appear, before anything large or deep is built. Line numbers
     are only collected when asked for (they are needed only to report a problem)."""
@@ -70,7 +84,7 @@ def _build(text: str, with_lines: bool) -> tuple[Any, dict[Path, int]]:
     root: Any = _NO_KEY
     documents = 0
     count = 0
-    parser = _PARSER(text)
+    parser = parser_class(text)
     try:
         while True:
             event = parser.get_event()
@@ -183,17 +197,68 @@ def load_yaml(raw: bytes, *, with_lines: bool = True) -> tuple[Any, dict[Path, i
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        try:
-            return _build(text, with_lines)
-        except YamlError:
-            if with_lines:
-                raise
-            return _build(text, True)  # a problem: parse again with positions to report it
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlError(mark.line + 1 if mark else 0, f"invalid YAML: {exc.problem}") from None
+        return _build(text, with_lines, _FAST)
+    except YamlError:
+        if not with_lines:  # a problem: parse again with positions to report it
+            return _parse_or_explain(text, _FAST)
+        raise
+    except yaml.YAMLError:
+        # libyaml refused the file, in its words and by its limits: let our checks see the
+        # pure parser's events first, and name whatever it refuses in our words.
+        return _parse_or_explain(text, _PURE)
+
+
+def _parse_or_explain(text: str, parser_class: Any) -> tuple[Any, dict[Path, int]]:
+    """Parse with line numbers; any PyYAML error becomes a YamlError in our own words."""
+    try:
+        return _build(text, True, parser_class)
     except yaml.YAMLError as exc:
-        raise YamlError(0, f"invalid YAML: {exc}") from None
+        if parser_class is _FAST:  # libyaml refused it only now: let the pure parser say
+            return _parse_or_explain(text, _PURE)
+        raise _explain(exc, text) from None
+
+
+# What the pure parser was doing or found (its `context` / `problem`), and how we say it.
+# Matched by substring, so a rewording upstream costs a hint, never our wording.
+_HINTS: Final = (
+    ("quoted scalar", "a quoted text is not closed (a missing \" or ')"),
+    ("block scalar", "a | or > text block is not indented consistently"),
+    ("'\\t'", "a tab character where YAML allows only spaces"),
+    ("mapping values are not allowed", "a ':' where YAML does not expect one (quote the text)"),
+    ("simple key", "a 'key:' is not finished (a missing ':' or a key longer than one line)"),
+    ("flow sequence", "a [ list ] is not closed, or its items are not separated by commas"),
+    ("flow mapping", "a { mapping } is not closed, or its entries are not separated by commas"),
+    ("block mapping", "a key is indented differently from the keys beside it"),
+    ("block collection", "an item is indented differently from the items beside it"),
+    ("block sequence", "a '- item' is indented differently from the items beside it"),
+    ("tag", "an explicit YAML tag (!...) that cannot be read"),
+    ("directive", "a YAML directive (%...) that cannot be read"),
+    ("anchor", "YAML anchors and aliases (&, *) are not allowed"),
+    ("alias", "YAML anchors and aliases (&, *) are not allowed"),
+)
+
+
+def _explain(exc: yaml.YAMLError, text: str) -> YamlError:
+    """A PyYAML error (any version, any class) as our own message with its 1-based line."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        position = max(0, int(exc.position))
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
+        line = text[:position].count("\n") + 1
+        return YamlError(line, f"invalid YAML: character U+{char:04X} is not allowed in YAML")
+    line = 0
+    said = ""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        said = f"{exc.context or ''} {exc.problem or ''}"
+    for clue, hint in _HINTS:
+        if clue in said:
+            return YamlError(line, f"invalid YAML: {hint}")
+    if isinstance(exc, yaml.scanner.ScannerError):
+        return YamlError(line, "invalid YAML: text here cannot be read as YAML (quote it?)")
+    if isinstance(exc, yaml.parser.ParserError):
+        return YamlError(line, "invalid YAML: the structure breaks here (check indentation)")
+    return YamlError(line, "invalid YAML: this file cannot be read as YAML")
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int:
