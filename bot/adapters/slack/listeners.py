@@ -167,7 +167,7 @@ class SlackConsultations:
         """Search the guides for what was typed; the text is never stored or logged."""
         self.service.content.maybe_reload()
         index = self.service.content.content.search_index()
-        found = await self.call(find_guides, index, text)
+        found = await self.call(find_guides, index, text, lang)  # titles in their UI language
         notice = ""
         if command and found.status == "no_match":
             notice = msg("unknown_topic", lang, query=text[:100])
@@ -183,7 +183,8 @@ class SlackConsultations:
         values = (view.get("state") or {}).get("values") or {}
         text = str(((values.get(B.DESCRIBE_BLOCK) or {}).get(B.DESCRIBE) or {}).get("value") or "")
         lang = str(await self.call(self.service.lang_of, owner_of(body)) or "en")
-        found = await self.call(find_guides, self.service.content.content.search_index(), text)
+        index = self.service.content.content.search_index()
+        found = await self.call(find_guides, index, text, lang)
         if found.status == "empty":
             await ack(
                 response_action="errors", errors={B.DESCRIBE_BLOCK: msg("search_empty", lang)}
