@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -20,6 +20,9 @@ from bot.core.model import Dilemma, Exercise
 from bot.core.policy import CodeOfConduct, EscalationPolicy, expand_env
 from bot.core.yamlsafe import YamlError, line_of, load_yaml
 from bot.treecache import TreeCache, read_many
+
+if TYPE_CHECKING:
+    from bot.search import SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,15 @@ class Content:
     clauses: CodeOfConduct | None = None
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
     problems: list[Problem] = field(default_factory=list)
+    search: SearchIndex | None = None  # built by ContentSource at load, or on first use
+
+    def search_index(self) -> SearchIndex:
+        """The free-text index of these trees (built here only outside a running bot)."""
+        if self.search is None:
+            from bot.search import SearchIndex
+
+            self.search = SearchIndex.build(self.trees)
+        return self.search
 
     def clause_ids(self) -> set[str]:
         return set(self.clauses.clauses) if self.clauses else set()

@@ -76,6 +76,26 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _find(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.catalog import load_content
+    from bot.search import find_guides, why_line
+
+    text = " ".join(args.text) if args.text else sys.stdin.read()
+    found = find_guides(load_content(content_root()).search_index(), text, args.lang)
+    if args.json:
+        print(json.dumps([g.as_json(found.lang) for g in found.guides], ensure_ascii=False))
+        return 0
+    if found.status != "ok":
+        print("no words to search for" if found.status == "empty" else "no guide matched")
+    for i, g in enumerate(found.guides, 1):
+        print(f"{i}. {g.id}  {g.score:.3f}  {g.title}\n   {why_line(g, found.lang)}")
+    if found.triage:
+        print(f"-  {found.triage.id}  {found.triage.title}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import os
 
@@ -315,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
     r.add_argument("--lang", choices=["en", "zh"], default="en")
     r.set_defaults(func=_render)
+
+    f = sub.add_parser("find", help="the guides that best fit a description in your own words")
+    f.add_argument("text", nargs="*", help="the description (default: read standard input)")
+    f.add_argument("--lang", choices=["en", "zh"], help="default: the language of the text")
+    f.add_argument("--json", action="store_true", help='[{"id","title","score","why"}], best first')
+    f.set_defaults(func=_find)
 
     sv = sub.add_parser("serve", help="run the web process (Slack HTTP, health)")
     sv.add_argument("--host", default="0.0.0.0")

@@ -50,6 +50,7 @@ class ContentSource:
         self._checked = time.monotonic()
         self._pinned: dict[tuple[str, int], Dilemma] = {}
         self.content = self._register(load_content(root, environ))
+        self.content.search_index()  # jieba and the index load now, not on a request
 
     @property
     def trees(self) -> dict[str, Dilemma]:
@@ -88,6 +89,7 @@ class ContentSource:
             new = self._register(load_content(self.root, self.environ, previous=self.content))
             for p in new.problems:
                 log.error("content problem: %s", p)
+            new.search_index()  # the search index is rebuilt with the content it describes
             self.content = new
             return True
 

@@ -234,6 +234,42 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "contact compliance directly if it is urgent.",
         "zh": "抱歉，系统出现问题，但没有丢失任何内容。请重试；如情况紧急，请直接联系合规部门。",
     },
+    # -- free-text search ("describe it in your own words") --------------------------------
+    "search_intro": {
+        "en": "Guides that fit what you described:",
+        "zh": "与你描述的情况最相关的指引：",
+    },
+    "search_empty": {
+        "en": "Tell me in a few words what happened, for example: "
+        "“a customer keeps depositing cash just under the limit”.",
+        "zh": "请用几句话说说发生了什么，例如：“客户每次存现都卡在限额以下”。",
+    },
+    "search_none": {
+        "en": "No guide matched those words. The general questions below will find "
+        "what is at stake, or talk to compliance.",
+        "zh": "没有找到与这些词相符的指引。可以从下面的通用问题开始梳理，或直接联系合规部门。",
+    },
+    "search_cut": {
+        "en": "That was long: only the first 2,000 characters were read.",
+        "zh": "内容较长，只读取了前 2000 个字符。",
+    },
+    "search_way_out": {
+        "en": "Not what you meant? Start with the general questions, or talk to compliance.",
+        "zh": "不是你想找的？可以从通用问题开始，或直接联系合规部门。",
+    },
+    "search_private": {
+        "en": "What you typed is not saved.",
+        "zh": "你输入的内容不会被保存。",
+    },
+    "search_submit": {"en": "Search", "zh": "搜索"},
+    "talk_compliance": {"en": "Talk to compliance", "zh": "联系合规部门"},
+    "all_guides": {"en": "All guides", "zh": "全部指引"},
+    "describe_label": {"en": "Describe your situation", "zh": "描述你遇到的情况"},
+    "describe_hint": {
+        "en": "In your own words, then press Enter or Search. What you type is not saved.",
+        "zh": "用自己的话描述，然后按回车或“搜索”。你输入的内容不会被保存。",
+    },
+    # -- end of free-text search ------------------------------------------------------------
 }
 
 

@@ -40,11 +40,16 @@ from bot.core.replies import (
     Weigh,
 )
 from bot.messages import msg
+from bot.search import Findings, why_line
 from bot.service import SessionInfo, TreeInfo
 
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_BLOCKS = 50
 SECTION_LIMIT = 3000
+DESCRIBE = "eb.describe"  # picker's free-text box (dispatches on Enter); value = the text
+DESCRIBE_BLOCK = "eb.describe_block"
+TALK_COMPLIANCE = "eb.talk_compliance"  # opens the speak-up modal without a consultation
+SEARCH_VIEW = "eb.search"
 SEVERITY_ICON = {"none": "⚪", "low": "🟢", "medium": "🟡", "high": "🟠", "critical": "🔴"}
 
 
@@ -252,6 +257,7 @@ def picker_view(
             ContextBlock(elements=[_md(msg("about_message", lang, channel=escape(about_channel)))])
         )
     blocks.append(_section(msg("pick_topic", lang)))
+    blocks.append(describe_input(lang))
     if unfinished:
         blocks.append(HeaderBlock(text=PlainTextObject(text=msg("unfinished", lang))))
         for i, s in enumerate(unfinished[:5]):
@@ -278,7 +284,69 @@ def picker_view(
             )
         )
     return _modal(
-        msg("app_name", lang), blocks, callback_id=A.PICKER_VIEW, lang=lang, metadata=metadata
+        msg("app_name", lang),
+        blocks,
+        callback_id=A.PICKER_VIEW,
+        lang=lang,
+        metadata=metadata,
+        submit=msg("search_submit", lang),  # Slack wants a submit wherever an input block is
+    )
+
+
+def describe_input(lang: str) -> InputBlock:
+    """ "Describe your situation": Enter sends the text as a block action (no submit button)."""
+    return InputBlock(
+        block_id=DESCRIBE_BLOCK,
+        label=PlainTextObject(text=msg("describe_label", lang)),
+        hint=PlainTextObject(text=msg("describe_hint", lang)),
+        optional=True,
+        dispatch_action=True,
+        element=PlainTextInputElement(
+            action_id=DESCRIBE,
+            max_length=2000,
+            dispatch_action_config={"trigger_actions_on": ["on_enter_pressed"]},
+        ),
+    )
+
+
+def search_view(found: Findings, lang: str, *, notice: str = "") -> dict[str, Any]:
+    """The three best guides with why each, then always triage and 'talk to compliance'."""
+    blocks: list[Block] = []
+    if notice:
+        blocks.append(ContextBlock(elements=[_md(escape(notice))]))
+    if found.truncated:
+        blocks.append(ContextBlock(elements=[_md(msg("search_cut", lang))]))
+    if found.status == "ok":
+        blocks.append(_section(f"*{msg('search_intro', lang)}*"))
+        for i, g in enumerate(found.guides):
+            blocks.append(
+                _section(
+                    f"*{escape(g.title)}*\n_{escape(why_line(g, lang))}_",
+                    _button(
+                        msg("start", lang), f"{A.START}:{i}", g.id, "primary" if i == 0 else None
+                    ),
+                )
+            )
+        blocks.append(DividerBlock())
+        blocks.append(_section(msg("search_way_out", lang)))
+    else:
+        blocks.append(
+            _section(msg("search_empty" if found.status == "empty" else "search_none", lang))
+        )
+    ways: list[ButtonElement] = []
+    if found.triage is not None:
+        ways.append(_button(msg("not_sure", lang), f"{A.START}:9", found.triage.id))
+    ways.append(_button(msg("talk_compliance", lang), TALK_COMPLIANCE, "report"))
+    ways.append(_button(msg("all_guides", lang), A.HOME_START, "start"))
+    blocks.append(ActionsBlock(elements=ways))
+    blocks.append(describe_input(lang))
+    blocks.append(ContextBlock(elements=[_md(msg("search_private", lang))]))
+    return _modal(
+        msg("app_name", lang),
+        blocks,
+        callback_id=SEARCH_VIEW,
+        lang=lang,
+        submit=msg("search_submit", lang),
     )
 
 

@@ -22,6 +22,7 @@ from bot.adapters.slack import actions as A
 from bot.adapters.slack import blocks as B
 from bot.core.engine import Turn
 from bot.messages import msg
+from bot.search import find_guides
 from bot.service import Action, ConsultationService, Refused
 
 log = logging.getLogger(__name__)
@@ -154,11 +155,49 @@ class SlackConsultations:
             return
         query = " ".join(words)
         tree_id = await self.call(self.service.find_tree, query)
-        if tree_id is None:
-            await self.picker(client, body, lang, notice=msg("unknown_topic", lang, query=query))
+        if tree_id is None:  # not an id or topic word: a description in their own words
+            await self.describe(client, body, lang, query, command=True)
             return
         turn = await self.call(self.service.start, owner_of(body), tree_id, lang)
         await self.show(client, body, self.walk(turn))
+
+    async def describe(
+        self, client: AsyncWebClient, body: Body, lang: str, text: str, *, command: bool = False
+    ) -> None:
+        """Search the guides for what was typed; the text is never stored or logged."""
+        self.service.content.maybe_reload()
+        index = self.service.content.content.search_index()
+        found = await self.call(find_guides, index, text, lang)  # titles in their UI language
+        notice = ""
+        if command and found.status == "no_match":
+            notice = msg("unknown_topic", lang, query=text[:100])
+        await self.show(client, body, B.search_view(found, lang, notice=notice))
+
+    async def on_describe(self, body: Body, client: AsyncWebClient) -> None:
+        """Enter pressed in a "Describe your situation" box (picker or results)."""
+        text = str(body["actions"][0].get("value") or "")
+        await self.describe(client, body, await self.lang(client, body), text)
+
+    async def ack_describe(self, ack: AsyncAck, body: Body, view: Body) -> None:
+        """Search pressed on the picker or the results: answer with the results in the ack."""
+        values = (view.get("state") or {}).get("values") or {}
+        text = str(((values.get(B.DESCRIBE_BLOCK) or {}).get(B.DESCRIBE) or {}).get("value") or "")
+        lang = str(await self.call(self.service.lang_of, owner_of(body)) or "en")
+        index = self.service.content.content.search_index()
+        found = await self.call(find_guides, index, text, lang)
+        if found.status == "empty":
+            await ack(
+                response_action="errors", errors={B.DESCRIBE_BLOCK: msg("search_empty", lang)}
+            )
+            return
+        await ack(response_action="update", view=B.search_view(found, lang))
+
+    async def on_talk_compliance(self, body: Body, client: AsyncWebClient) -> None:
+        """The way out from search results: the speak-up modal, no consultation needed."""
+        from bot.adapters.slack import case_blocks as CB  # case_blocks imports blocks
+
+        lang = await self.lang(client, body)
+        await self.show(client, body, CB.report_view(lang, ask_topic=True))
 
     async def on_shortcut(self, body: Body, client: AsyncWebClient) -> None:
         """Message shortcut: remember only where the message is, never its text."""
@@ -429,6 +468,10 @@ def register(
     app.action(A.RECORD_DM)(after_ack(h.on_record_dm))
     app.action(A.pattern(A.VIEW_RECORD))(after_ack(h.on_view_record))
     app.action(A.HOME_START)(after_ack(h.on_home_start))
+    app.action(B.DESCRIBE)(after_ack(h.on_describe))
+    app.action(B.TALK_COMPLIANCE)(after_ack(h.on_talk_compliance))
+    app.view(A.PICKER_VIEW)(h.ack_describe)
+    app.view(B.SEARCH_VIEW)(h.ack_describe)
     app.view(A.WALK_VIEW)(h.ack_answer)
     app.event("app_home_opened")(event_after_ack(h.on_home_opened))
     return h
