@@ -9,6 +9,7 @@ from bot.cases.roles import Roles, load_roles
 from bot.cases.service import CaseService
 from bot.config import Settings
 from bot.content import ContentSource
+from bot.delivery.signals import Signals
 from bot.exercises.service import ExerciseService
 from bot.identity import derive_key, make_pseudonymizer
 from bot.service import Clock, ConsultationService, utcnow
@@ -25,6 +26,7 @@ class Services:
     exercises: ExerciseService
     roles: Roles
     clock: Clock
+    signals: Signals
 
 
 def bootstrap(
@@ -43,12 +45,15 @@ def bootstrap(
     pseudonym = make_pseudonymizer(key)
     consult = ConsultationService(db=db, content=content, clock=clock, pseudonym=pseudonym)
     role_map = roles or load_roles(settings.content, settings.environ)
+    signals = Signals()
     cases = CaseService(
         db=db,
         policy=lambda: content.content.escalation,
         roles=lambda: role_map,
         clock=clock,
         key=hashlib.sha256(b"cases:" + key).digest(),
+        desks=lambda: settings.desks,
+        signals=signals,
     )
     exercises = ExerciseService(
         db=db,
@@ -56,6 +61,7 @@ def bootstrap(
         roles=lambda: role_map,
         clock=clock,
         pseudonym=pseudonym,
+        signals=signals,
     )
     return Services(
         settings=settings,
@@ -66,4 +72,5 @@ def bootstrap(
         exercises=exercises,
         roles=role_map,
         clock=clock,
+        signals=signals,
     )

@@ -33,6 +33,8 @@ class Settings(BaseModel):
     max_backlog: int = 200
     auto_migrate: bool = True
     environ: dict[str, str] = {}
+    # the platforms whose compliance desk receives every case card (one outbox row each)
+    desks: tuple[str, ...] = ("slack",)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

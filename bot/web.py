@@ -20,10 +20,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.app import build_slack_app, make_client
-from bot.adapters.slack.delivery import SlackDispatcher
+from bot.adapters.slack.delivery import SlackDeliverer
 from bot.adapters.slack.listeners import Deferred
 from bot.adapters.slack.payloads import problem
 from bot.bootstrap import Services
+from bot.delivery.worker import Worker, run_timers
 
 log = logging.getLogger(__name__)
 
@@ -110,20 +111,21 @@ def build_web_app(services: Services) -> web.Application:
                 session=app[HTTP],
                 timeout=15,
             )
-            dispatcher = SlackDispatcher(
+            worker = Worker(
                 services,
-                plain,
+                SlackDeliverer(services, plain),
                 interval=settings.dispatch_interval,
                 lease=timedelta(seconds=settings.outbox_lease),
             )
-            services.cases.on_change = dispatcher.wake
-            app[TASKS] = [asyncio.create_task(dispatcher.run(app[STOP]))]
+            app[TASKS] = [
+                asyncio.create_task(worker.run(app[STOP])),
+                asyncio.create_task(run_timers(services, app[STOP])),
+            ]
         else:
             app[TASKS] = []
 
     async def stop(app: web.Application) -> None:
         app[STOP].set()
-        services.cases.on_change = lambda: None
         try:
             for task in app[TASKS]:
                 await asyncio.wait_for(task, 20)

@@ -41,7 +41,7 @@ class Roles(BaseModel):
             return False
         return user in (members.slack_users if platform == "slack" else members.teams_users)
 
-    def members(self, role: str, platform: str = "slack") -> list[str]:
+    def members(self, role: str, platform: str) -> list[str]:
         m = self.roles.get(role)
         return list(m.slack_users if platform == "slack" else m.teams_users) if m else []
 

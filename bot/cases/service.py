@@ -25,12 +25,14 @@ from typing import Any, Literal
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.cases import outbox
 from bot.cases.clocks import acknowledge_due, due_points, feedback_due
 from bot.cases.roles import COMPLIANCE, LEAD, Roles
 from bot.core.model import Severity
 from bot.core.policy import EscalationPolicy
 from bot.core.replies import DecisionRecord
+from bot.delivery import outbox
+from bot.delivery.outbox import Kind
+from bot.delivery.signals import Signals
 from bot.service import Clock, Refused
 from bot.storage import audit, counters
 from bot.storage.db import Database
@@ -125,14 +127,30 @@ class CaseService:
         roles: Callable[[], Roles],
         clock: Clock,
         key: bytes,
-        on_change: Callable[[], None] = lambda: None,
+        desks: Callable[[], tuple[str, ...]],
+        signals: Signals,
     ) -> None:
         self.db = db
         self.policy = policy
         self.roles = roles
         self.clock = clock
         self.key = key
-        self.on_change = on_change  # wakes the dispatcher in this process
+        self.desks = desks  # the platforms whose compliance desk gets every case's card
+        self.signals = signals  # wakes this process's workers after a commit
+
+    def _to_desks(
+        self,
+        s: Any,
+        kind: Kind,
+        case_id: str,
+        now: datetime,
+        payload: dict[str, str] | None = None,
+    ) -> None:
+        """One outbox row per desk platform: a bank on both platforms sees both cards."""
+        for platform in self.desks():
+            outbox.enqueue(
+                s, platform=platform, kind=kind, case_id=case_id, now=now, payload=payload
+            )
 
     # -- escalating ---------------------------------------------------------------------------
 
@@ -221,18 +239,14 @@ class CaseService:
                 subject=f"case:{case_id}",
                 payload={"mode": mode, "platform": platform},
             )
-            outbox.enqueue(
-                s,
-                kind="case_card",
-                case_id=case_id,
-                now=now,
-                payload={"destination": policy.destination(topic)},
+            self._to_desks(
+                s, Kind.CASE_CARD, case_id, now, {"destination": policy.destination(topic)}
             )
             if session_id and mode == "anonymous":
                 s.execute(delete(SessionRow).where(SessionRow.id == session_id))
             counters.bump(s, "cases-escalated")
         log.info("case %s recorded (%s, %s)", ref, mode, severity.value)
-        self.on_change()
+        self.signals.notify()
         return Receipt(case_id, ref, mode, receipt)
 
     # -- officers ---------------------------------------------------------------------------
@@ -312,14 +326,20 @@ class CaseService:
                     subject=f"case:{case.id}",
                     payload={"actor": officer},
                 )
-                outbox.enqueue(s, kind="card_update", case_id=case.id, now=now)
-                if action == "ask":
-                    outbox.enqueue(s, kind="relay_question", case_id=case.id, now=now)
+                self._to_desks(s, Kind.CARD_UPDATE, case.id, now)
+                if action == "ask":  # to the reporter's own platform (held if anonymous)
+                    outbox.enqueue(
+                        s,
+                        platform=_platform_of(case.reporter) or self.desks()[0],
+                        kind=Kind.RELAY_QUESTION,
+                        case_id=case.id,
+                        now=now,
+                    )
                 view = self._view(s, case, officer, platform)
         except _Refusal as r:
             self._audit_refusal(r, now)
             raise Refused(r.key, r.reason) from None
-        self.on_change()
+        self.signals.notify()
         return view
 
     def _apply(
@@ -539,8 +559,8 @@ class CaseService:
                 )
             )
             audit.append(s, at=stamp, action="case.answer", subject=f"case:{case_id}")
-            outbox.enqueue(s, kind="notify_assignee", case_id=case_id, now=now)
-        self.on_change()
+            self._to_desks(s, Kind.NOTIFY_ASSIGNEE, case_id, now)
+        self.signals.notify()
         return self._reporter_view(case_id)
 
     def consent(self, case_id: str, reporter_identity: str) -> None:
@@ -610,18 +630,14 @@ class CaseService:
                         s.add(ReminderRow(case_id=c.id, point=f"{clock_name}:{point}", at=now))
                     s.flush()
                     clock_name, point = fresh[-1]
-                    outbox.enqueue(
-                        s,
-                        kind="reminder",
-                        case_id=c.id,
-                        now=now,
-                        payload={"clock": clock_name, "point": point},
+                    self._to_desks(
+                        s, Kind.REMINDER, c.id, now, {"clock": clock_name, "point": point}
                     )
                 queued += 1
             except IntegrityError:
                 continue  # another instance queued this one
         if queued:
-            self.on_change()
+            self.signals.notify()
         return queued
 
 
@@ -670,3 +686,8 @@ def _public(case: CaseRow) -> CaseView:
         card=json.loads(case.card) if case.card else {},
         version=case.version,
     )
+
+
+def _platform_of(identity: str | None) -> str | None:
+    """'slack' for 'slack:U1'; None for no identity (an anonymous reporter)."""
+    return identity.split(":", 1)[0] if identity and ":" in identity else None

@@ -20,9 +20,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.cases import outbox
 from bot.cases.roles import TRAINER, Roles
 from bot.core.model import Exercise, ExerciseOption
+from bot.delivery import outbox
+from bot.delivery.outbox import Kind
+from bot.delivery.signals import Signals
 from bot.exercises import schedule as S
 from bot.identity import Pseudonymizer
 from bot.service import Clock, Refused
@@ -71,14 +73,14 @@ class ExerciseService:
         roles: Callable[[], Roles],
         clock: Clock,
         pseudonym: Pseudonymizer,
-        on_change: Callable[[], None] = lambda: None,
+        signals: Signals,
     ) -> None:
         self.db = db
         self.exercises = exercises
         self.roles = roles
         self.clock = clock
         self.who = pseudonym
-        self.on_change = on_change
+        self.signals = signals  # wakes this process's workers after a commit
 
     # -- trainers ---------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class ExerciseService:
             s.add(
                 ScheduleRow(
                     id=sid,
+                    platform=platform,
                     channel=channel,
                     kind=kind,
                     exercise_id=exercise_id if kind == "once" else None,
@@ -144,7 +147,7 @@ class ExerciseService:
                 subject=f"schedule:{sid}",
                 payload={"actor": actor, "channel": channel, "kind": kind},
             )
-        self.on_change()
+        self.signals.notify()
         return self._info(sid)
 
     def cancel(self, actor: str, schedule_id: str, platform: str = "slack") -> ScheduleInfo:
@@ -191,12 +194,12 @@ class ExerciseService:
         """Create due slots, queue due posts and reveals. Safe to run anywhere, any time."""
         now = self.clock()
         created = self._materialize(now)
-        posted = self._advance(now, "scheduled", "queued", "exercise_post", ExercisePostRow.slot)
+        posted = self._advance(now, "scheduled", "queued", Kind.EXERCISE_POST, ExercisePostRow.slot)
         revealed = self._advance(
-            now, "posted", "revealing", "exercise_reveal", ExercisePostRow.reveal_at
+            now, "posted", "revealing", Kind.EXERCISE_REVEAL, ExercisePostRow.reveal_at
         )
         if posted or revealed:
-            self.on_change()
+            self.signals.notify()
         return {"created": created, "posted": posted, "revealed": revealed}
 
     def _materialize(self, now: datetime) -> int:
@@ -219,6 +222,7 @@ class ExerciseService:
                         slot=slot,
                         exercise_id=ex.id,
                         exercise=ex.model_dump_json(),
+                        platform=sch.platform,
                         channel=sch.channel,
                         reveal_at=reveal,
                         status="scheduled",
@@ -262,15 +266,17 @@ class ExerciseService:
             )
         return slot, reveal, _next_exercise(sorted(self.exercises()), used)
 
-    def _advance(self, now: datetime, frm: str, to: str, kind: str, due_col: Any) -> int:
+    def _advance(self, now: datetime, frm: str, to: str, kind: Kind, due_col: Any) -> int:
         with self.db.tx() as s:
             due = list(
-                s.scalars(
-                    select(ExercisePostRow.id).where(ExercisePostRow.status == frm, due_col <= now)
-                )
+                s.execute(
+                    select(ExercisePostRow.id, ExercisePostRow.platform).where(
+                        ExercisePostRow.status == frm, due_col <= now
+                    )
+                ).all()
             )
         moved = 0
-        for post_id in due:
+        for post_id, platform in due:
             with self.db.tx() as s:
                 won = rowcount(
                     s.execute(
@@ -281,7 +287,12 @@ class ExerciseService:
                 )
                 if won == 1:  # only one process moves each post
                     outbox.enqueue(
-                        s, kind=kind, case_id=None, now=now, payload={"post_id": post_id}
+                        s,
+                        platform=platform,
+                        kind=kind,
+                        case_id=None,
+                        now=now,
+                        payload={"post_id": post_id},
                     )
                     moved += 1
         return moved

@@ -148,6 +148,7 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16), index=True)  # whose worker delivers it
     kind: Mapped[str] = mapped_column(String(32))
     case_id: Mapped[str | None] = mapped_column(String(36), index=True)
     payload: Mapped[str] = mapped_column(Text, default="{}")
@@ -193,6 +194,7 @@ class ScheduleRow(Base):
 
     __tablename__ = "exercise_schedules"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))  # where `channel` is
     channel: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(16))  # once | weekly
     exercise_id: Mapped[str | None] = mapped_column(String(64))  # once only
@@ -213,6 +215,7 @@ class ExercisePostRow(Base):
     slot: Mapped[datetime] = mapped_column()  # the planned post time
     exercise_id: Mapped[str] = mapped_column(String(64))
     exercise: Mapped[str] = mapped_column(Text)  # the exercise as posted (JSON)
+    platform: Mapped[str] = mapped_column(String(16))  # where `channel` is
     channel: Mapped[str] = mapped_column(String(80))
     reveal_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), index=True)

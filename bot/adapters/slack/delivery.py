@@ -1,17 +1,17 @@
-"""The Slack dispatcher: delivers the outbox to the compliance channel, exactly once.
+"""The Slack deliverer: carries outbox rows for Slack to the compliance channel, exactly once.
 
-Runs inside the web process (one per instance; the outbox lease keeps them apart). Slack's
-chat.postMessage has no idempotency key, so each case card carries the outbox id in its
-message metadata: when a row comes back for another attempt (the previous one may have
-reached Slack before the process died) the channel history is searched for that id first.
-429s wait for Retry-After; other failures back off exponentially. Nothing is dropped.
+Plugged into the generic worker (bot/delivery/worker.py), which claims, leases, backs off and
+logs. Slack's chat.postMessage has no idempotency key, so each case card carries the outbox
+id in its message metadata: when a row comes back for another attempt (the previous one may
+have reached Slack before the process died) the channel history is searched for that id
+first. 429s wait for Retry-After; other failures back off exponentially.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,117 +22,47 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack import case_blocks as CB
 from bot.adapters.slack import exercise_blocks as XB
 from bot.bootstrap import Services
-from bot.cases import outbox
-from bot.cases.outbox import Job
+from bot.delivery.outbox import Job, Kind
+from bot.delivery.worker import NotYet, Retry
 
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "ethicsbot_case"
-
-
-class NotYet(Exception):
-    """The job depends on something not delivered yet (e.g. the card it updates)."""
+PLATFORM = "slack"
 
 
 def _user(identity: str | None) -> str | None:
     return identity.rsplit(":", 1)[-1] if identity and identity.startswith("slack:") else None
 
 
-class SlackDispatcher:
-    def __init__(
-        self,
-        services: Services,
-        client: AsyncWebClient,
-        *,
-        interval: float = 1.0,
-        remind_every: float = 30.0,
-        lease: timedelta = outbox.LEASE,
-    ) -> None:
+class SlackDeliverer:
+    """The `Deliverer` for Slack: one Web API call (or a reconciliation) per outbox row."""
+
+    platform = PLATFORM
+
+    def __init__(self, services: Services, client: AsyncWebClient) -> None:
         self.s = services
         self.client = client
-        self.interval = interval
-        self.remind_every = remind_every  # also how often the exercise scheduler ticks
-        self.lease = lease
-        self.kick = asyncio.Event()
 
-    def wake(self) -> None:
-        """Thread-safe: called by the case service after it commits a change."""
-        loop = getattr(self, "_loop", None)
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.kick.set)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        last_remind = 0.0
-        while not stop.is_set():
-            now_mono = self._loop.time()
-            if now_mono - last_remind >= self.remind_every:
-                last_remind = now_mono
-                await asyncio.to_thread(self.s.cases.remind)
-                await asyncio.to_thread(self.s.exercises.tick)
-            try:
-                await self.tick()
-            except Exception:  # the loop must survive anything; the outbox keeps the work
-                log.exception("dispatcher tick failed; retrying")
-            self.kick.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.kick.wait(), self.interval)
-
-    async def tick(self) -> int:
-        jobs = await asyncio.to_thread(self._claim)
-        for job in jobs:
-            await self.deliver(job)
-        return len(jobs)
-
-    def _claim(self) -> list[Job]:
-        return outbox.claim(self.s.db, self.s.clock(), lease=self.lease)
-
-    async def deliver(self, job: Job) -> None:
-        now = self.s.clock
+    async def deliver(self, job: Job) -> dict[str, str]:
+        handlers: dict[Kind, Callable[[Job], Awaitable[dict[str, str]]]] = {
+            Kind.CASE_CARD: self._case_card,
+            Kind.CARD_UPDATE: self._card_update,
+            Kind.REMINDER: self._reminder,
+            Kind.RELAY_QUESTION: self._relay_question,
+            Kind.NOTIFY_ASSIGNEE: self._notify_assignee,
+            Kind.EXERCISE_POST: self._exercise_post,
+            Kind.EXERCISE_REVEAL: self._exercise_reveal,
+        }
         try:
-            result = await self._send(job)
+            return await handlers[job.kind](job)
         except SlackApiError as exc:
             status = exc.response.status_code
             retry_after = exc.response.headers.get("Retry-After") if exc.response.headers else None
             after = timedelta(seconds=int(retry_after)) if status == 429 and retry_after else None
-            at = await asyncio.to_thread(
-                outbox.retry,
-                self.s.db,
-                job,
-                now(),
-                f"slack {status} {exc.response.get('error')}",
-                after,
-            )
-            log.warning(
-                "outbox %s (%s) failed with %s; next try %s",
-                job.id,
-                job.kind,
-                status,
-                at.isoformat(timespec="seconds"),
-            )
-            return
+            raise Retry(f"slack {status} {exc.response.get('error')}", after) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            await asyncio.to_thread(outbox.retry, self.s.db, job, now(), type(exc).__name__)
-            log.warning("outbox %s (%s): %s; will retry", job.id, job.kind, type(exc).__name__)
-            return
-        except NotYet as exc:
-            await asyncio.to_thread(
-                outbox.retry, self.s.db, job, now(), str(exc), timedelta(seconds=2)
-            )
-            return
-        await asyncio.to_thread(outbox.done, self.s.db, job.id, now(), result)
-
-    async def _send(self, job: Job) -> dict[str, str]:
-        handler = {
-            "case_card": self._case_card,
-            "card_update": self._card_update,
-            "reminder": self._reminder,
-            "relay_question": self._relay_question,
-            "notify_assignee": self._notify_assignee,
-            "exercise_post": self._exercise_post,
-            "exercise_reveal": self._exercise_reveal,
-        }[job.kind]
-        return await handler(job)
+            raise Retry(type(exc).__name__) from None
 
     async def _case_card(self, job: Job) -> dict[str, str]:
         assert job.case_id is not None

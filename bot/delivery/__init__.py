@@ -1,0 +1,1 @@
+"""Outbound delivery, platform-neutral: the outbox and the worker each platform plugs into."""
