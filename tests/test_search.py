@@ -184,7 +184,9 @@ def test_the_index_is_rebuilt_when_content_reloads(tmp_path: Path, sqlite_url: s
     assert find_guides(source.content.search_index(), q).status == "no_match"
     f = root / "dilemmas" / "fair-treatment-vip-queue.yaml"
     raw = f.read_text(encoding="utf-8")
-    raw = re.sub(r"(?m)^version: 1$", "version: 2", raw).replace("dialect,", f"{q},", 1)
+    raw = re.sub(r"(?m)^version: (\d+)$", lambda m: f"version: {int(m[1]) + 1}", raw).replace(
+        "dialect,", f"{q},", 1
+    )
     f.write_text(raw, encoding="utf-8")
     assert source.maybe_reload(force=True)
     assert source.content.search is not None
