@@ -22,7 +22,7 @@ from fontTools.ttLib import TTFont
 from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.core.model import Exercise
-from bot.reports import charts, export, stats
+from bot.reports import charts, stats
 from bot.storage.db import Database, upgrade
 from bot.storage.tables import AnswerRow, CaseEventRow, CaseRow, ExercisePostRow, SessionRow
 from tests.conftest import FIXTURE_CONTENT, settings_env
