@@ -41,8 +41,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "few": "fewer than 5",
         "none": "no data",
         "cases_n": "cases received: {n}",
-        "resolved": "resolved without escalation",
-        "follow_up": "anonymous reporter answered",
+        "resolved": "resolved without\nescalation",
+        "follow_up": "anonymous reporter\nanswered",
         "days": "days",
         "exercises_title": "Exercise results, last 12 weeks",
         "participation": "answers",
@@ -278,7 +278,7 @@ def monthly_alt(report: dict[str, Any], lang: str = "en") -> str:
         )
     parts.append(f"{_t(lang, 'resolved')}: {_pct(report['resolved_without_escalation'], lang)}")
     parts.append(f"{_t(lang, 'follow_up')}: {_pct(report['anonymous_follow_up_rate'], lang)}")
-    return sep.join(parts)
+    return sep.join(parts).replace("\n", " ")
 
 
 def exercises_chart(rows: list[dict[str, Any]], lang: str = "en") -> Chart:
@@ -298,15 +298,21 @@ def exercises_chart(rows: list[dict[str, Any]], lang: str = "en") -> Chart:
     ax.set_ylim(0, max([a or 0 for a in answers] + [5]) * 1.25)
     ax2 = ax.twinx()
     shares = [r["recommended_share"] for r in rows]
-    pts = [(x, s * 100) for x, s in zip(xs, shares, strict=True) if s is not None]
-    if pts:
-        ax2.plot(
-            [p[0] for p in pts],
-            [p[1] for p in pts],
-            color=MARK,
-            marker="o",
-            label=_t(lang, "recommended_share"),
-        )
+    # a suppressed share is a gap (NaN), not a line drawn through it
+    ys = [float("nan") if s is None else s * 100 for s in shares]
+    if any(s is not None for s in shares):
+        ax2.plot(xs, ys, color=MARK, marker="o", label=_t(lang, "recommended_share"))
+    for x, s in zip(xs, shares, strict=True):
+        if s is not None:
+            ax2.annotate(
+                _pct(s, lang),
+                (x, s * 100),
+                textcoords="offset points",
+                xytext=(0, 8),
+                ha="center",
+                color=MARK,
+                fontfamily=fam,
+            )
     ax2.set_ylim(0, 105)
     ax2.set_ylabel(_t(lang, "recommended_share") + " (%)", fontfamily=fam)
     h1, l1 = ax.get_legend_handles_labels()
