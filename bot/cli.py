@@ -310,6 +310,34 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """`report monthly|exercises`: figures from the database written to --out."""
+    from bot.reports import export, stats
+    from bot.service import utcnow
+
+    now = utcnow()
+    if args.report_command == "monthly":
+        from bot.storage.db import Database, upgrade
+
+        db = Database(Settings.from_env().database_url)
+        upgrade(db.engine)
+        try:
+            month = stats.Month.parse(args.month) if args.month else stats.Month.previous(now)
+        except ValueError as exc:
+            print(f"ethicsbot: {exc}", file=sys.stderr)
+            return 2
+        data = export.monthly(db, month, now, args.format, args.lang)
+    else:
+        from bot.bootstrap import bootstrap
+
+        data = export.exercises(
+            bootstrap(Settings.from_env()).exercises, now, args.format, args.lang
+        )
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out} ({len(data)} bytes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ethicsbot", description="Ethics decision support for bank staff."
@@ -396,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "purge", help="delete what policies/retention.yaml no longer keeps"
     ).set_defaults(func=_purge)
+
+    rp = sub.add_parser("report", help="compliance and trainer reports as PNG, CSV or JSON")
+    rps = rp.add_subparsers(dest="report_command", required=True)
+    rm = rps.add_parser("monthly", help="monthly compliance KPIs (default: last month)")
+    rm.add_argument("--month", help="YYYY-MM, UTC")
+    rm.add_argument("--format", choices=["png", "csv", "json"], default="png")
+    rex = rps.add_parser("exercises", help="exercise results over the last 12 weeks")
+    rex.add_argument("--format", choices=["png", "csv"], default="png")
+    for p in (rm, rex):
+        p.add_argument("--out", required=True, help="file to write")
+        p.add_argument("--lang", choices=["en", "zh"], default="en")
+        p.set_defaults(func=_report)
 
     a = sub.add_parser("audit", help="audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)
