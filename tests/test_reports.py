@@ -130,6 +130,7 @@ def seed_exercises(db: Database) -> None:
                 ExercisePostRow(
                     id=pid,
                     schedule_id="sch",
+                    platform="slack",
                     slot=slot,
                     exercise_id=ex_id,
                     exercise=_exercise(ex_id).model_dump_json(),
