@@ -14,6 +14,7 @@ from bot.exercises.service import ExerciseService
 from bot.identity import derive_key, make_pseudonymizer
 from bot.service import Clock, ConsultationService, utcnow
 from bot.storage.db import Database, upgrade
+from bot.storage.secrets import stored_key
 
 
 @dataclass
@@ -41,7 +42,7 @@ def bootstrap(
     if settings.auto_migrate:
         upgrade(db.engine)
     content = ContentSource(settings.content, db, settings.environ)
-    key = derive_key(settings.secret_key, settings.slack_signing_secret)
+    key = derive_key(settings.secret_key or stored_key(db))
     pseudonym = make_pseudonymizer(key)
     consult = ConsultationService(db=db, content=content, clock=clock, pseudonym=pseudonym)
     role_map = roles or load_roles(settings.content, settings.environ)

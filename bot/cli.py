@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
     import os
 
     settings = Settings.from_env()
-    settings.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+    settings.check_platforms()
     port = args.port or int(os.environ.get("PORT") or 3000)
     if args.workers <= 1:
         _serve_one(settings, args.host, port, reuse_port=False)
@@ -109,19 +109,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_one(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
-    from aiohttp import web
-
     from bot.bootstrap import bootstrap
-    from bot.web import build_web_app
+    from bot.web import run
 
-    web.run_app(
-        build_web_app(bootstrap(settings)),
-        host=host,
-        port=port,
-        print=None,
-        access_log=None,
-        reuse_port=reuse_port,
-    )
+    run(settings, bootstrap(settings), host, port, reuse_port=reuse_port)
 
 
 def _serve_many(settings: Settings, host: str, port: int, workers: int) -> int:

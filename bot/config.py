@@ -15,6 +15,43 @@ class ConfigError(Exception):
     """A setting is missing or wrong; the message names the variable."""
 
 
+_TRUE = ("1", "true", "yes")
+_TEAMS = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
+
+
+class TeamsSettings(BaseModel):
+    """The Microsoft 365 Agents SDK's own variable names (operators' tooling sets them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str = ""
+    client_secret: str = ""
+    tenant_id: str = ""
+    auth_type: str = ""
+    # only for local use without Azure; refused when ETHICSBOT_ENV=production
+    anonymous_allowed: bool = False
+    compliance_conversation: str = ""
+    # where proactive posts go before a conversation reference is stored (Teams' public one)
+    service_url: str = "https://smba.trafficmanager.net/teams/"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TeamsSettings | None:
+        """None when nothing of Teams is configured: the platform stays off."""
+        client_id = env.get(_TEAMS + "CLIENTID", "")
+        anonymous = env.get(_TEAMS + "ANONYMOUS_ALLOWED", "").lower() in _TRUE
+        if not client_id and not anonymous:
+            return None
+        return cls(
+            client_id=client_id,
+            client_secret=env.get(_TEAMS + "CLIENTSECRET", ""),
+            tenant_id=env.get(_TEAMS + "TENANTID", ""),
+            auth_type=env.get(_TEAMS + "AUTHTYPE", ""),
+            anonymous_allowed=anonymous,
+            compliance_conversation=env.get("COMPLIANCE_TEAMS_CONVERSATION", ""),
+            service_url=env.get("TEAMS_SERVICE_URL") or cls.model_fields["service_url"].default,
+        )
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -33,8 +70,25 @@ class Settings(BaseModel):
     max_backlog: int = 200
     auto_migrate: bool = True
     environ: dict[str, str] = {}
-    # the platforms whose compliance desk receives every case card (one outbox row each)
-    desks: tuple[str, ...] = ("slack",)
+    teams: TeamsSettings | None = None
+    # "production" turns unsafe development conveniences into start-up errors
+    env_name: str = ""
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms this instance serves: each one whose settings are present."""
+        live = []
+        if self.slack_signing_secret or self.slack_bot_token or self.slack_app_token:
+            live.append("slack")
+        if self.teams is not None:
+            live.append("teams")
+        return tuple(live)
+
+    @property
+    def desks(self) -> tuple[str, ...]:
+        """The platforms whose compliance desk receives every case card (one outbox row each):
+        every live platform, so a bank on both works a case from either desk."""
+        return self.platforms or ("slack",)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +112,8 @@ class Settings(BaseModel):
             max_backlog=int(env.get("ETHICSBOT_MAX_BACKLOG") or 200),
             auto_migrate=env.get("ETHICSBOT_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
             environ=env,
+            teams=TeamsSettings.from_env(env),
+            env_name=env.get("ETHICSBOT_ENV", "").strip().lower(),
         )
 
     def require(self, *names: str) -> None:
@@ -65,6 +121,29 @@ class Settings(BaseModel):
         missing = [n for n in names if not getattr(self, n.lower(), "")]
         if missing:
             raise ConfigError("missing environment variable(s): " + ", ".join(missing))
+
+    def check_platforms(self) -> None:
+        """What `serve` needs: at least one platform, and each enabled one complete."""
+        if not self.platforms:
+            raise ConfigError(
+                "no platform configured: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN (Slack), "
+                f"or {_TEAMS}CLIENTID (Teams), or both"
+            )
+        if "slack" in self.platforms:
+            self.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+        teams = self.teams
+        if teams is not None and not teams.anonymous_allowed:
+            missing = [
+                _TEAMS + name
+                for name, value in (
+                    ("CLIENTID", teams.client_id),
+                    ("CLIENTSECRET", teams.client_secret),
+                    ("TENANTID", teams.tenant_id),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError("missing environment variable(s): " + ", ".join(missing))
 
     def __repr__(self) -> str:  # never print tokens
         return f"Settings(database_url=…, content={self.content})"

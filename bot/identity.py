@@ -24,8 +24,12 @@ def make_pseudonymizer(key: bytes) -> Pseudonymizer:
     return pseudonym
 
 
-def derive_key(secret_key: str, signing_secret: str) -> bytes:
-    """ETHICSBOT_SECRET_KEY when set; else derived from the Slack signing secret; else a
-    fixed development key (the console demo on one machine)."""
-    base = secret_key or (f"slack:{signing_secret}" if signing_secret else "ethicsbot-dev-key")
+def derive_key(secret_key: str) -> bytes:
+    """The HMAC key from ETHICSBOT_SECRET_KEY (or the stored generated one). Never from a
+    platform's secret: rotating Slack's signing secret must not orphan every consultation,
+    and a Teams-only instance must not fall back to a key everybody knows.
+
+    Instances that ran before this change derived it from `slack:<signing secret>`; setting
+    ETHICSBOT_SECRET_KEY to exactly that string keeps their pseudonyms."""
+    base = secret_key or "ethicsbot-dev-key"  # the console demo and unit tests only
     return hashlib.sha256(b"ethicsbot-pseudonym-v1:" + base.encode()).digest()

@@ -119,7 +119,7 @@ class ConsultationService:
         self.db = db
         self.content = content
         self.clock = clock
-        self.who = pseudonym or make_pseudonymizer(derive_key("", ""))
+        self.who = pseudonym or make_pseudonymizer(derive_key(""))
         self.new_id = new_id
 
     # -- content ------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def settings_env(db_url: str, content: Path = FIXTURE_CONTENT, **extra: str) -> dict[str, str]:
-    env = {"DATABASE_URL": db_url, "ETHICSBOT_CONTENT": str(content)}
+    # a configured deployment sets its key; tests/test_config.py covers the generated one
+    env = {
+        "DATABASE_URL": db_url,
+        "ETHICSBOT_CONTENT": str(content),
+        "ETHICSBOT_SECRET_KEY": "test-pseudonym-key",
+    }
     env.update(extra)
     return env

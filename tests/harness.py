@@ -118,6 +118,7 @@ def slack_env(
     env = {
         "DATABASE_URL": db_url,
         "ETHICSBOT_CONTENT": str(content),
+        "ETHICSBOT_SECRET_KEY": "test-pseudonym-key",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_BOT_TOKEN": "xoxb-test-token",
         "SLACK_API_URL": fake_url,

@@ -236,3 +236,13 @@ class AnswerRow(Base):
     voter: Mapped[str] = mapped_column(String(64), primary_key=True)
     option: Mapped[str] = mapped_column(String(4))
     at: Mapped[datetime] = mapped_column()
+
+
+class InstanceSecretRow(Base):
+    """Secrets an instance generated itself because the operator set none (the pseudonym
+    key when ETHICSBOT_SECRET_KEY is unset outside production). Shared by every instance."""
+
+    __tablename__ = "instance_secrets"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))

@@ -1,0 +1,111 @@
+"""Slack's part of the web process: `/slack/events`, its Web API client and its outbox worker.
+
+`bot/web.py` hosts and knows no platform; it calls `mount` for every platform the settings
+enable, so Slack and Teams plug in the same way and either can be left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qsl
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.app import build_slack_app, make_client
+from bot.adapters.slack.delivery import SlackDeliverer
+from bot.adapters.slack.listeners import Deferred
+from bot.adapters.slack.payloads import problem
+from bot.bootstrap import Services
+from bot.delivery.worker import Worker
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+SLACK_APP = web.AppKey("slack_app", AsyncApp)
+HTTP = web.AppKey("slack_http", aiohttp.ClientSession)
+DEFERRED = web.AppKey("slack_deferred", Deferred)
+STOP = web.AppKey("slack_stop", asyncio.Event)
+TASKS = web.AppKey("slack_tasks", list)
+
+
+async def slack_events(request: web.Request) -> web.StreamResponse:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return web.json_response({"error": "body too large"}, status=413)
+    try:
+        raw = await request.text()
+    except web.HTTPRequestEntityTooLarge:
+        return web.json_response({"error": "body too large"}, status=413)
+    except UnicodeDecodeError:
+        return web.json_response({"error": "body is not UTF-8"}, status=400)
+    issue = _payload_problem(request.content_type, raw)
+    if issue is not None:
+        return web.json_response({"error": issue}, status=400)
+    bolt = request.app[SLACK_APP]
+    bolt_request = await to_bolt_request(request)
+    response = await bolt.async_dispatch(bolt_request)
+    return await to_aiohttp_response(response)
+
+
+def _payload_problem(content_type: str, raw: str) -> str | None:
+    """Why a body cannot be handled (not JSON, or missing what listeners rely on), or None."""
+    try:
+        if content_type == "application/json":
+            data = json.loads(raw or "null")
+            return "body is not a JSON object" if not isinstance(data, dict) else problem(data)
+        form = dict(parse_qsl(raw, keep_blank_values=True))
+        if "payload" in form:
+            data = json.loads(form["payload"])
+            return "payload is not a JSON object" if not isinstance(data, dict) else problem(data)
+        if "command" in form:
+            return problem(form, command=True)
+    except ValueError:
+        return "payload is not valid JSON"
+    return None
+
+
+def mount(app: web.Application, services: Services) -> None:
+    """Add Slack's route, and start its client and worker with the app (stop them with it)."""
+
+    async def start(app: web.Application) -> None:
+        settings = services.settings
+        app[HTTP] = aiohttp.ClientSession()
+        client = make_client(settings.slack_bot_token, settings.slack_api_url, app[HTTP])
+        app[DEFERRED] = Deferred(limit=settings.max_backlog)
+        app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED])
+        app[STOP] = asyncio.Event()
+        app[TASKS] = []
+        if settings.dispatcher:
+            # no retry handlers here: the worker owns retries, with reconciliation
+            plain = AsyncWebClient(
+                token=settings.slack_bot_token,
+                base_url=settings.slack_api_url,
+                session=app[HTTP],
+                timeout=15,
+            )
+            worker = Worker(
+                services,
+                SlackDeliverer(services, plain),
+                interval=settings.dispatch_interval,
+                lease=timedelta(seconds=settings.outbox_lease),
+            )
+            app[TASKS].append(asyncio.create_task(worker.run(app[STOP])))
+
+    async def stop(app: web.Application) -> None:
+        app[STOP].set()
+        try:
+            for task in app[TASKS]:
+                await asyncio.wait_for(task, 20)
+            await app[DEFERRED].drain()
+        finally:  # whatever the tasks did, close the HTTP session
+            await app[HTTP].close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_post("/slack/events", slack_events)
