@@ -55,6 +55,7 @@ def bootstrap(
         key=hashlib.sha256(b"cases:" + key).digest(),
         desks=lambda: settings.desks,
         signals=signals,
+        consultations=consult,
     )
     exercises = ExerciseService(
         db=db,

@@ -210,6 +210,14 @@ def _cases_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_platform(settings: Settings) -> str:
+    """The platform a trainer meant when they named none: only unambiguous with one."""
+    if len(settings.platforms) == 1:
+        return settings.platforms[0]
+    live = " and ".join(settings.platforms) or "no platform"
+    raise SystemExit(f"ethicsbot: {live} configured; say which with --platform slack|teams")
+
+
 def _exercise(args: argparse.Namespace) -> int:
     import getpass
     import json
@@ -230,8 +238,10 @@ def _exercise(args: argparse.Namespace) -> int:
             print("exercises:", ", ".join(sorted(services.content.content.exercises)))
         elif args.exercise_command == "schedule":
             kind = "weekly" if args.weekly else "once"
+            platform = args.platform or _one_platform(services.settings)
             s = x.schedule(
                 actor,
+                platform=platform,
                 channel=args.channel,
                 kind=kind,
                 post=args.post,
@@ -395,7 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
     xs = x.add_subparsers(dest="exercise_command", required=True)
     xs.add_parser("list", help="schedules and available exercises").set_defaults(func=_exercise)
     xsch = xs.add_parser("schedule", help="schedule one exercise or a weekly rotation")
-    xsch.add_argument("--channel", required=True, help="Slack channel id, e.g. C0123456789")
+    xsch.add_argument(
+        "--channel",
+        required=True,
+        help="Slack channel id (C0123456789) or Teams channel conversation id (19:…@thread.tacv2)",
+    )
+    xsch.add_argument(
+        "--platform",
+        choices=["slack", "teams"],
+        help="where the channel is (default: the one platform configured)",
+    )
     xsch.add_argument("--weekly", action="store_true", help="a rotation: --post 'mon 09:00'")
     xsch.add_argument("--exercise", help="exercise id (one-off schedules)")
     xsch.add_argument("--post", required=True, help="'2026-12-07T09:00' or 'mon 09:00'")

@@ -1,4 +1,11 @@
-"""Every user-facing sentence the product says outside the trees, in both languages."""
+"""Every user-facing sentence the product says outside the trees, in both languages.
+
+The texts are platform-neutral: `**bold**` and `` `code` `` are the only markup, and each
+adapter renders them (Slack's mrkdwn wants `*bold*`; Teams' Markdown takes them as they are).
+Where a sentence must differ per platform (how to reach the bot, what the platform itself
+records) the key has variants `key.slack` / `key.teams`, and the slots `{status_cmd}`,
+`{privacy_note}` and `{reach_me}` are filled from the variants of the platform asked for.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +24,39 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "skip": {"en": "Skip", "zh": "跳过"},
     "save_exit": {"en": "Save and finish later", "zh": "保存，稍后继续"},
     "saved": {
-        "en": "Saved. Resume any time with /ethics or from the EthicsBot Home tab.",
-        "zh": "已保存。可随时通过 /ethics 或道德助手主页继续。",
+        "en": "Saved. Resume any time: {reach_me}.",
+        "zh": "已保存。可随时继续：{reach_me}。",
     },
-    "send_record": {"en": "Send the decision record to my DMs", "zh": "把决策记录发到我的私信"},
-    "record_sent": {"en": "The decision record is in your DMs.", "zh": "决策记录已发到你的私信。"},
+    "reach_me.slack": {
+        "en": "type `/ethics` or open the EthicsBot Home tab",
+        "zh": "输入 `/ethics` 或打开道德助手主页",
+    },
+    "reach_me.teams": {
+        "en": "type `ethics` in your chat with EthicsBot",
+        "zh": "在与道德助手的聊天中输入 `ethics`",
+    },
+    "reach_me.console": {"en": "run `ethicsbot demo` again", "zh": "再次运行 `ethicsbot demo`"},
+    "status_cmd.slack": {"en": "`/ethics status`", "zh": "`/ethics status`"},
+    "status_cmd.teams": {
+        "en": "`status` (typed in your chat with EthicsBot)",
+        "zh": "`status`（在与道德助手的聊天中输入）",
+    },
+    "privacy_note.slack": {
+        "en": "Slack itself records that you used the app",
+        "zh": "Slack 本身会记录你使用了本应用",
+    },
+    "privacy_note.teams": {
+        "en": "Microsoft 365 keeps its own record that you chatted with the app",
+        "zh": "Microsoft 365 会保留你与本应用聊天的记录",
+    },
+    "send_record": {
+        "en": "Send me the decision record as a private message",
+        "zh": "把决策记录以私信发给我",
+    },
+    "record_sent": {
+        "en": "The decision record is in your private chat with EthicsBot.",
+        "zh": "决策记录已发到你与道德助手的私聊。",
+    },
     "record_title": {"en": "Decision record", "zh": "决策记录"},
     "advice": {"en": "What to do", "zh": "建议做法"},
     "cites": {"en": "Based on", "zh": "依据"},
@@ -61,9 +96,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "该咨询已不存在（可能已过期）。",
     },
     "lang_set": {"en": "Language set to English.", "zh": "语言已设为中文。"},
-    "help": {
+    "help.slack": {
         "en": (
-            "*EthicsBot* walks you through the bank's four-step ethical decision method, "
+            "**EthicsBot** walks you through the bank's four-step ethical decision method, "
             "privately.\n"
             "• `/ethics` — pick a topic\n"
             "• `/ethics <topic>` — start straight away (confidentiality, fair, honesty, "
@@ -74,7 +109,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
             "compliance officer directly."
         ),
         "zh": (
-            "*道德助手* 私下引导你按照银行的伦理决策四步法思考问题。\n"
+            "**道德助手** 私下引导你按照银行的伦理决策四步法思考问题。\n"
             "• `/ethics` — 选择主题\n"
             "• `/ethics <主题>` — 直接开始（如 confidentiality、fair、honesty、gift、triage）\n"
             "• `/ethics lang zh|en` — 切换语言\n"
@@ -82,16 +117,40 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
             "道德助手不是举报热线，也不提供法律意见。紧急情况请直接联系合规人员。"
         ),
     },
+    "help.teams": {
+        "en": (
+            "**EthicsBot** walks you through the bank's four-step ethical decision method, "
+            "privately, in this chat.\n"
+            "• `ethics` — pick a topic\n"
+            "• a topic or a few words of what happened — start straight away "
+            "(confidentiality, fair, honesty, gift, triage …)\n"
+            "• `report` — speak up to compliance; `status` — follow a report\n"
+            "• `lang zh` / `lang en` — language\n"
+            "• `help` — this text\n"
+            "EthicsBot is not a hotline and not legal advice. For anything urgent, call your "
+            "compliance officer directly."
+        ),
+        "zh": (
+            "**道德助手** 在本聊天中私下引导你按照银行的伦理决策四步法思考问题。\n"
+            "• `ethics` — 选择主题\n"
+            "• 主题或几句话描述发生了什么 — 直接开始"
+            "（如 confidentiality、fair、honesty、gift、triage）\n"
+            "• `report` — 向合规部门报告；`status` — 查看报告进展\n"
+            "• `lang zh` / `lang en` — 切换语言\n"
+            "• `help` — 查看本说明\n"
+            "道德助手不是举报热线，也不提供法律意见。紧急情况请直接联系合规人员。"
+        ),
+    },
     "about": {
         "en": (
             "EthicsBot helps you think a situation through with the four-step method: "
             "identify the issue, gather the facts, evaluate the options, decide and reflect. "
-            "Your consultations are private to you. It is *not* a hotline and *not* legal "
+            "Your consultations are private to you. It is **not** a hotline and **not** legal "
             "advice: for anything urgent, contact compliance directly."
         ),
         "zh": (
             "道德助手通过四步法帮助你梳理情况：识别伦理问题、收集相关信息、评估各种选择、"
-            "做出决策并反思。你的咨询只有你自己可见。它*不是*举报热线，也*不*提供法律意见；"
+            "做出决策并反思。你的咨询只有你自己可见。它**不是**举报热线，也**不**提供法律意见；"
             "紧急情况请直接联系合规部门。"
         ),
     },
@@ -103,8 +162,8 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "view": {"en": "View", "zh": "查看"},
     "start": {"en": "Start a consultation", "zh": "开始咨询"},
     "about_message": {
-        "en": "You are asking about a message in <#{channel}>. Its text is not copied here.",
-        "zh": "你正在就 <#{channel}> 中的一条消息进行咨询。消息内容不会被复制到这里。",
+        "en": "You are asking about a message in {channel}. Its text is not copied here.",
+        "zh": "你正在就 {channel} 中的一条消息进行咨询。消息内容不会被复制到这里。",
     },
     "report_button": {"en": "Report to compliance…", "zh": "向合规部门报告……"},
     "report_title": {"en": "Speak up", "zh": "报告问题"},
@@ -127,12 +186,12 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "mode_anonymous": {"en": "Anonymous", "zh": "匿名"},
     "mode_anonymous_help": {
         "en": "EthicsBot stores nothing that identifies you, and deletes this consultation. "
-        "You get a receipt code; with it and your passphrase, `/ethics status` shows "
-        "compliance's questions. What it cannot do: Slack itself records that you used "
-        "the app, and details in your report may point to you.",
+        "You get a receipt code; with it and your passphrase, {status_cmd} shows "
+        "compliance's questions. What it cannot do: {privacy_note}, and details in your "
+        "report may point to you.",
         "zh": "道德助手不保存任何能识别你的信息，并删除本次咨询记录。你会得到一个回执码，"
-        "凭回执码和你设置的口令，可通过 `/ethics status` 查看合规部门的提问。"
-        "局限：Slack 本身会记录你使用了本应用，报告中的细节也可能让人推断出你的身份。",
+        "凭回执码和你设置的口令，可通过 {status_cmd} 查看合规部门的提问。"
+        "局限：{privacy_note}，报告中的细节也可能让人推断出你的身份。",
     },
     "narrative": {
         "en": "What happened (optional, seen only by compliance officers)",
@@ -155,15 +214,47 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "匿名报告需要设置至少 8 个字符的口令。",
     },
     "topic_label": {"en": "What is it about?", "zh": "涉及哪方面？"},
+    "invalid_mode": {
+        "en": "Choose how compliance will know you: named, confidential or anonymous.",
+        "zh": "请选择合规部门如何知道你的身份：实名、保密或匿名。",
+    },
+    "no_escalation": {
+        "en": "This outcome does not call for a report. If you still want to speak up, "
+        "start a new report without a consultation.",
+        "zh": "此结论无需报告。如仍想报告，请不经咨询直接新建报告。",
+    },
+    "duplicate": {
+        "en": "This report is already recorded; it was not sent twice.",
+        "zh": "这份报告已记录，没有重复发送。",
+    },
+    "consent_thanks": {
+        "en": "Thank you — the case team may now see your identity.",
+        "zh": "谢谢，办案团队现在可以看到你的身份。",
+    },
+    "reporter_answered": {
+        "en": "The reporter answered on {ref}. Open **View details** to read it.",
+        "zh": "报告人已就 {ref} 作出回复。请打开 **查看详情** 阅读。",
+    },
+    "compliance_asks": {"en": "**{ref}** — compliance asks:", "zh": "**{ref}** — 合规部门提问："},
+    "consent_offer": {
+        "en": "Your identity is visible only to the assigned officer. You may allow the case "
+        "team to see it:",
+        "zh": "你的身份只对负责此案的合规人员可见。你可以同意让办案团队看到：",
+    },
+    "consent_button": {"en": "I consent to share my identity", "zh": "我同意披露我的身份"},
+    "question_for_you": {
+        "en": "{ref}: compliance has a question for you",
+        "zh": "{ref}：合规部门有问题想问你",
+    },
     "report_done": {
         "en": "Your report {ref} is recorded. Compliance must acknowledge it by {due}.",
         "zh": "你的报告 {ref} 已记录。合规部门须在 {due} 前确认收到。",
     },
     "receipt": {
-        "en": "Your receipt code: *{code}*. Write it down now — it is shown only once. With it "
-        "and your passphrase, `/ethics status` shows the status and compliance's questions.",
-        "zh": "你的回执码：*{code}*。请立即记下——它只显示这一次。凭回执码和口令，"
-        "可通过 `/ethics status` 查看进展和合规部门的提问。",
+        "en": "Your receipt code: **{code}**. Write it down now — it is shown only once. With it "
+        "and your passphrase, {status_cmd} shows the status and compliance's questions.",
+        "zh": "你的回执码：**{code}**。请立即记下——它只显示这一次。凭回执码和口令，"
+        "可通过 {status_cmd} 查看进展和合规部门的提问。",
     },
     "rate_limited": {
         "en": "You have sent several reports in the last hour; please wait a little, or contact "
@@ -210,11 +301,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "本练习已结束，答案已公布。",
     },
     "answer_recorded": {
-        "en": "Your answer: *{option}* ({label}). Only you can see this; you can change it "
+        "en": "Your answer: **{option}** ({label}). Only you can see this; you can change it "
         "until the reveal.",
-        "zh": "你的选择：*{option}*（{label}）。只有你能看到；公布答案前可以修改。",
+        "zh": "你的选择：**{option}**（{label}）。只有你能看到；公布答案前可以修改。",
     },
-    "exercise_help": {
+    "exercise_help.slack": {
         "en": "Trainers:\n• `/ethics exercise list`\n"
         "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — a weekly "
         "rotation in this channel\n"
@@ -224,6 +315,17 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — 在本频道每周轮换\n"
         "• `/ethics exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 "
         "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`",
+    },
+    "exercise_help.teams": {
+        "en": "Trainers, @mention EthicsBot in the channel:\n• `exercise list`\n"
+        "• `exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — a weekly rotation in this "
+        "channel\n"
+        "• `exercise once <exercise-id> 2026-12-07T09:00 2026-12-11T16:00 [Asia/Shanghai]`\n"
+        "• `exercise cancel <schedule-id>`",
+        "zh": "培训师请在频道中 @道德助手：\n• `exercise list`\n"
+        "• `exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — 在本频道每周轮换\n"
+        "• `exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 [Asia/Shanghai]`\n"
+        "• `exercise cancel <安排id>`",
     },
     "busy": {
         "en": "EthicsBot is very busy right now — please try again in a minute.",
@@ -273,6 +375,21 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
 }
 
 
-def msg(key: str, lang: str, **kwargs: str) -> str:
-    text = MESSAGES[key]["zh" if lang == "zh" else "en"]
+SLOTS: Final = ("reach_me", "status_cmd", "privacy_note")
+
+
+def msg(key: str, lang: str, platform: str | None = None, **kwargs: str) -> str:
+    """The text of `key` in `lang` (zh, else en), neutral markup, for `platform`.
+
+    `key.<platform>` wins over `key`; a slot in the text is filled from the platform's
+    variant of that slot, so a Teams user is never told to type a Slack command.
+    """
+    lang = "zh" if lang == "zh" else "en"
+    entry = MESSAGES.get(f"{key}.{platform}") if platform else None
+    text = (entry or MESSAGES[key])[lang]
+    for slot in SLOTS:
+        if "{" + slot + "}" in text and slot not in kwargs:
+            if platform is None:
+                raise KeyError(f"message {key!r} needs a platform for {{{slot}}}")
+            kwargs[slot] = MESSAGES[f"{slot}.{platform}"][lang]
     return text.format(**kwargs) if kwargs else text

@@ -473,18 +473,18 @@ def test_confidential_identity_and_restricted_reopen(tmp_path: Path) -> None:
         session_id=None,
         narrative="facts",
     )
-    s.cases.act(r.case_id, "UA", "assign", assignee="UA")
-    assert s.cases.view(r.case_id, "UA").reporter == "slack:T1:URep"
-    assert s.cases.view(r.case_id, "UB").reporter is None
+    s.cases.act(r.case_id, "slack:UA", "assign", assignee="slack:UA")
+    assert s.cases.view(r.case_id, "slack:UA").reporter == "slack:T1:URep"
+    assert s.cases.view(r.case_id, "slack:UB").reporter is None
     with pytest.raises(Refused):
         s.cases.consent(r.case_id, "slack:T1:USomeoneElse")
     s.cases.consent(r.case_id, "slack:T1:URep")
-    assert s.cases.view(r.case_id, "UB").reporter == "slack:T1:URep"
-    s.cases.act(r.case_id, "UA", "close", outcome="substantiated", text="coached")
+    assert s.cases.view(r.case_id, "slack:UB").reporter == "slack:T1:URep"
+    s.cases.act(r.case_id, "slack:UA", "close", outcome="substantiated", text="coached")
     with pytest.raises(Refused) as refused:
-        s.cases.act(r.case_id, "UA", "reopen", text="new facts")
+        s.cases.act(r.case_id, "slack:UA", "reopen", text="new facts")
     assert refused.value.key == "not_officer"
-    assert s.cases.act(r.case_id, "UB", "reopen", text="new facts").status == "investigating"
+    assert s.cases.act(r.case_id, "slack:UB", "reopen", text="new facts").status == "investigating"
     with s.db.tx() as tx:
         rows = tx.execute(
             text("SELECT action, result FROM audit_log WHERE action = 'case.reopen' ORDER BY seq")

@@ -164,7 +164,12 @@ async def test_a_missed_post_goes_out_late_once_and_says_so(
     bot = await start_bot(sqlite_url, fake, clock=clock, **FAST)
     try:
         bot.services.exercises.schedule(
-            "UTRAINER", channel="CTRAIN", kind="weekly", post="mon 09:00", reveal="fri 16:00"
+            "slack:UTRAINER",
+            platform="slack",
+            channel="CTRAIN",
+            kind="weekly",
+            post="mon 09:00",
+            reveal="fri 16:00",
         )
         clock.now = SHANGHAI_MON_0900 + timedelta(days=1, hours=3)  # the server was down
         bot.services.exercises.tick()

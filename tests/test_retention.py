@@ -50,9 +50,10 @@ def test_purge_deletes_old_records_and_keeps_the_chain(tmp_path: Path) -> None:
         session_id=None,
         narrative="report words",
     )
-    s.cases.act(receipt.case_id, "UO", "close", outcome="advice_given", text="done")
+    s.cases.act(receipt.case_id, "slack:UO", "close", outcome="advice_given", text="done")
     s.exercises.schedule(
-        "UT",
+        "slack:UT",
+        platform="slack",
         channel="C1",
         kind="once",
         exercise_id="ex-mini-1",

@@ -191,3 +191,61 @@ def test_a_delivery_key_is_new_exactly_once(db_url: str) -> None:
     s = _services(db_url)
     assert [s.consult.first_delivery("slack:Ev1") for _ in range(3)] == [True, False, False]
     assert s.consult.first_delivery("slack:Ev2") is True
+
+
+def test_an_older_database_keeps_its_cases_with_platform_qualified_identities(
+    db_url: str,
+) -> None:
+    """A bank upgrading from a Slack-only release: its open case keeps its card location
+    (now Slack's) and its officers (now `slack:…`), so the card is still updated in place
+    and the assignee still passes the role check."""
+    from alembic import command
+
+    from bot.storage.db import _alembic_config, make_engine
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+        conn.execute(
+            text(
+                "INSERT INTO cases (id, ref, mode, topic, severity, escalation, facts, status,"
+                " reporter, excluded, destination, created_at, ack_due, assignee, card, version,"
+                " consent, failed_logins)"
+                " VALUES ('c1', 'ETH-2026-0001', 'named', 'honesty', 'high', 'offered', '{}',"
+                " 'investigating', 'slack:T1:UR', '[\"UX\"]', 'C1', :t, :t, 'UA',"
+                ' \'{"channel": "CDESK", "ts": "1.2"}\', 3, false, 0)'
+            ),
+            {"t": "2026-11-02 10:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO case_events (case_id, at, kind, actor, body)"
+                " VALUES ('c1', :t, 'assign', 'UA', 'UA'), ('c1', :t, 'created', NULL, 'x')"
+            ),
+            {"t": "2026-11-02 10:00:00"},
+        )
+    engine.dispose()
+    s = bootstrap(Settings.from_env(settings_env(db_url, COMPLIANCE_SLACK_USERS="UA,UX")))
+    assert s.cases.card_location("c1", "slack") == {"channel": "CDESK", "ts": "1.2"}
+    assert s.cases.card_location("c1", "teams") is None
+    view = s.cases.view("c1", "slack:UA")
+    assert view.assignee == "slack:UA"
+    assert [e[2] for e in view.timeline][:2] == ["slack:UA", None]
+    with pytest.raises(Refused) as excluded:
+        s.cases.view("c1", "slack:UX")  # the reporter's exclusion survives the upgrade
+    assert excluded.value.key == "excluded"
+    s.cases.set_card("c1", "teams", {"conversation": "19:desk", "activity": "a1"})
+    assert s.cases.card("c1").card == {
+        "slack": {"channel": "CDESK", "ts": "1.2"},
+        "teams": {"conversation": "19:desk", "activity": "a1"},
+    }
+
+
+def test_a_role_check_without_a_platform_fails_loudly(db_url: str) -> None:
+    """A caller that forgets to qualify an officer id must not be checked against Slack's
+    list (a Teams id that happened to match would pass); it is a programming error."""
+    s = bootstrap(Settings.from_env(settings_env(db_url, COMPLIANCE_SLACK_USERS="UA")))
+    assert s.roles.has("compliance_officer", "slack:UA")
+    assert not s.roles.has("compliance_officer", "teams:UA")
+    with pytest.raises(ValueError):
+        s.roles.has("compliance_officer", "UA")

@@ -35,15 +35,46 @@ class Roles(BaseModel):
 
     roles: dict[str, Members] = Field(default_factory=dict)
 
-    def has(self, role: str, platform: str, user: str) -> bool:
-        members = self.roles.get(role)
-        if members is None or not user:
-            return False
-        return user in (members.slack_users if platform == "slack" else members.teams_users)
+    def has(self, role: str, identity: str) -> bool:
+        """Whether `identity` (`slack:U…` or `teams:<Entra object id>`) holds `role`.
+
+        The platform comes from the identity itself, so a Teams user is never checked against
+        Slack's list; an unqualified id is a programming error and fails loudly.
+        """
+        platform, user = split_identity(identity)
+        return user in self.members(role, platform)
 
     def members(self, role: str, platform: str) -> list[str]:
+        """The bare platform ids listed for `role` on `platform` (as roles.yaml holds them)."""
+        if platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}")
         m = self.roles.get(role)
-        return list(m.slack_users if platform == "slack" else m.teams_users) if m else []
+        if m is None:
+            return []
+        return list(m.slack_users if platform == "slack" else m.teams_users)
+
+
+PLATFORMS = ("slack", "teams")
+
+
+def split_identity(identity: str) -> tuple[str, str]:
+    """`slack:U123` -> ("slack", "U123"); anything unqualified raises ValueError.
+
+    A consultation owner carries its workspace too (`slack:T1:U123`); the user id is always
+    the last part, which is what roles.yaml lists.
+    """
+    platform, sep, rest = identity.partition(":")
+    user = rest.rsplit(":", 1)[-1]
+    if not sep or platform not in PLATFORMS or not user:
+        raise ValueError(f"identity without a platform: {identity!r}")
+    return platform, user
+
+
+def qualify(platform: str, user: str) -> str:
+    """The stored form of a platform user id."""
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}")
+    return f"{platform}:{user}"
 
 
 def load_roles(root: Path, environ: Mapping[str, str]) -> Roles:

@@ -20,33 +20,39 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.cases.clocks import acknowledge_due, due_points, feedback_due
-from bot.cases.roles import COMPLIANCE, LEAD, Roles
+from bot.cases.roles import COMPLIANCE, LEAD, Roles, split_identity
 from bot.core.model import Severity
 from bot.core.policy import EscalationPolicy
 from bot.core.replies import DecisionRecord
 from bot.delivery import outbox
 from bot.delivery.outbox import Kind
 from bot.delivery.signals import Signals
-from bot.service import Clock, Refused
+from bot.service import Clock, ConsultationService, Refused
 from bot.storage import audit, counters
-from bot.storage.db import Database
+from bot.storage.db import Database, insert
 from bot.storage.tables import (
     CaseEventRow,
     CaseRow,
     QuotaRow,
     ReminderRow,
+    SeenEventRow,
     SessionRow,
 )
+
+if TYPE_CHECKING:
+    from bot.cases.reports import Figures, QueueItem
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["named", "confidential", "anonymous"]
+MODES: tuple[Mode, ...] = ("named", "confidential", "anonymous")
+MIN_PASSPHRASE = 8
 OUTCOMES = ("substantiated", "not_substantiated", "advice_given", "referred")
 OPEN = ("new", "acknowledged", "investigating")
 
@@ -102,7 +108,7 @@ class CaseView:
     ack_due: datetime
     feedback_due: datetime | None
     outcome: str | None
-    card: dict[str, str] = field(default_factory=dict)
+    card: dict[str, dict[str, str]] = field(default_factory=dict)  # platform -> location
     reporter: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     narrative: str | None = None
@@ -129,8 +135,10 @@ class CaseService:
         key: bytes,
         desks: Callable[[], tuple[str, ...]],
         signals: Signals,
+        consultations: ConsultationService,
     ) -> None:
         self.db = db
+        self.consultations = consultations
         self.policy = policy
         self.roles = roles
         self.clock = clock
@@ -173,6 +181,50 @@ class CaseService:
     def _next_ref(self, s: Any, year: int) -> str:
         return f"ETH-{year}-{counters.bump(s, f'case-ref-{year}'):04d}"
 
+    def escalate_consultation(
+        self,
+        *,
+        reporter_identity: str,
+        mode: str,
+        session_id: str | None,
+        submission: str | None = None,
+        topic: str = "",
+        narrative: str = "",
+        excluded: list[str] | None = None,
+        passphrase: str = "",
+    ) -> Receipt:
+        """Speak up, from a consultation's outcome or from nothing (`session_id` None).
+
+        The one entry point both platforms' report forms call, so the rules cannot drift
+        apart: the mode must be one of the three; an anonymous report needs a passphrase of at
+        least eight characters; an outcome that offers no escalation cannot be escalated; the
+        topic comes from the tree (triage cases count as general speaking up); `submission`
+        (the platform's id of this one form submission) makes a double submit record once.
+        Raises `Refused(key)` with a key of bot/messages.py.
+        """
+        if mode not in MODES:
+            raise Refused("invalid_mode", f"unknown mode {mode!r}")
+        if mode == "anonymous" and len(passphrase) < MIN_PASSPHRASE:
+            raise Refused("passphrase_short")
+        record = None
+        if session_id:
+            record = self.consultations.record(reporter_identity, session_id)
+            if record.outcome.escalation == "none":
+                raise Refused("no_escalation", "this outcome offers no escalation")
+            tree = self.consultations.content.tree(record.tree_id, record.tree_version)
+            topic = tree.topic if tree is not None and tree.topic != "triage" else ""
+        return self.escalate(
+            reporter_identity=reporter_identity,
+            mode=mode,  # checked against MODES above
+            record=record,
+            topic=topic or "speaking_up",
+            session_id=session_id,
+            narrative=narrative,
+            excluded=excluded,
+            passphrase=passphrase,
+            submission=submission,
+        )
+
     def escalate(
         self,
         *,
@@ -184,14 +236,16 @@ class CaseService:
         narrative: str = "",
         excluded: list[str] | None = None,
         passphrase: str = "",
-        platform: str = "slack",
+        submission: str | None = None,
     ) -> Receipt:
         """Record a case and queue its card, in one transaction.
 
-        `reporter_identity` is used for named and confidential cases and for the hourly
-        limit only; for anonymous cases it is never written anywhere.
+        `reporter_identity` (`slack:…` / `teams:…`, the platform it came from) is used for
+        named and confidential cases and for the hourly limit only; for anonymous cases it is
+        never written anywhere, and only its platform reaches the audit log.
         """
-        if mode == "anonymous" and len(passphrase) < 8:
+        platform, _ = split_identity(reporter_identity)
+        if mode == "anonymous" and len(passphrase) < MIN_PASSPHRASE:
             raise Refused("passphrase_short")
         policy = self.policy()
         now = self.clock()
@@ -203,6 +257,9 @@ class CaseService:
         receipt = new_receipt() if mode == "anonymous" else None
         case_id = str(uuid.uuid4())
         with self.db.tx() as s:
+            # the claim carries the coarsened time: it must not date an anonymous report
+            if submission is not None and not _first(s, f"report:{submission}", stamp):
+                raise Refused("duplicate", "this report is already recorded")
             self._quota(s, reporter_identity, now)
             ref = self._next_ref(s, stamp.year)
             s.add(
@@ -257,14 +314,13 @@ class CaseService:
         case: CaseRow | None,
         officer: str,
         action: str,
-        platform: str,
         role: str = COMPLIANCE,
     ) -> CaseRow:
         """The case, if `officer` may act on it; otherwise audit the refusal and refuse."""
         reason = ""
         if case is None:
             reason = "no such case"
-        elif not self.roles().has(role, platform, officer):
+        elif not self.roles().has(role, officer):
             reason = f"not a {role.replace('_', ' ')}"
         elif officer in json.loads(case.excluded or "[]"):
             raise _Refusal(
@@ -287,17 +343,20 @@ class CaseService:
         officer: str,
         action: str,
         *,
-        platform: str = "slack",
         assignee: str = "",
         text: str = "",
         outcome: str = "",
     ) -> CaseView:
-        """Acknowledge, assign, note, ask, close or reopen; returns the case as it is now."""
+        """Acknowledge, assign, note, ask, close or reopen; returns the case as it is now.
+
+        `officer` and `assignee` are qualified identities (`slack:U…`, `teams:…`): the role
+        check reads the platform from them, so an officer on either desk works every case.
+        """
         now = self.clock()
         try:
             with self.db.tx() as s:
                 role = LEAD if action == "reopen" else COMPLIANCE
-                case = self._officer(s, s.get(CaseRow, case_id), officer, action, platform, role)
+                case = self._officer(s, s.get(CaseRow, case_id), officer, action, role)
                 body = self._apply(
                     s,
                     case,
@@ -307,7 +366,6 @@ class CaseService:
                     assignee=assignee,
                     text=text,
                     outcome=outcome,
-                    platform=platform,
                 )
                 case.version += 1
                 s.add(
@@ -335,7 +393,7 @@ class CaseService:
                         case_id=case.id,
                         now=now,
                     )
-                view = self._view(s, case, officer, platform)
+                view = self._view(s, case, officer)
         except _Refusal as r:
             self._audit_refusal(r, now)
             raise Refused(r.key, r.reason) from None
@@ -353,7 +411,6 @@ class CaseService:
         assignee: str,
         text: str,
         outcome: str,
-        platform: str,
     ) -> str | None:
         closed = case.status == "closed"
         if action != "reopen" and closed:
@@ -366,7 +423,7 @@ class CaseService:
             return None
         if action == "assign":
             target = assignee or officer
-            if not self.roles().has(COMPLIANCE, platform, target):
+            if not self.roles().has(COMPLIANCE, target):
                 raise _Refusal(
                     action, case.id, officer, "assignee is not an officer", "not_officer_target"
                 )
@@ -396,21 +453,21 @@ class CaseService:
             return None
         raise _Refusal(action, case.id, officer, "unknown action", "invalid")
 
-    def check(self, case_id: str, officer: str, action: str, platform: str = "slack") -> None:
+    def check(self, case_id: str, officer: str, action: str) -> None:
         """Refuse (and audit) now if `officer` may not take `action`; changes nothing."""
         now = self.clock()
         try:
             with self.db.tx() as s:
-                case = self._officer(s, s.get(CaseRow, case_id), officer, action, platform)
+                case = self._officer(s, s.get(CaseRow, case_id), officer, action)
                 if case.status == "closed":
                     raise _Refusal(action, case.id, officer, "the case is closed", "case_closed")
         except _Refusal as r:
             self._audit_refusal(r, now)
             raise Refused(r.key, r.reason) from None
 
-    def view(self, case_id: str, officer: str, platform: str = "slack") -> CaseView:
+    def view(self, case_id: str, officer: str) -> CaseView:
         """The private details for an officer; each view is audited."""
-        return self.act(case_id, officer, "view", platform=platform)
+        return self.act(case_id, officer, "view")
 
     def card(self, case_id: str) -> CaseView:
         """What the channel card may show: no narrative, no path, no reporter."""
@@ -420,16 +477,41 @@ class CaseService:
                 raise Refused("gone")
             return _public(case)
 
-    def set_card(self, case_id: str, card: dict[str, str]) -> None:
+    def card_location(self, case_id: str, platform: str) -> dict[str, str] | None:
+        """Where `platform`'s desk shows this case's card, once it is posted there."""
+        return self.card(case_id).card.get(platform)
+
+    def set_card(self, case_id: str, platform: str, location: dict[str, str]) -> None:
+        """Remember where one desk's card is; the other desks' locations stay as they are.
+
+        The row is locked for the read-modify-write, so two desks posting at the same moment
+        cannot overwrite each other's location.
+        """
         with self.db.tx() as s:
-            case = s.get(CaseRow, case_id)
+            case = s.get(CaseRow, case_id, with_for_update=True)
             if case is not None:
-                case.card = json.dumps(card)
+                cards = json.loads(case.card) if case.card else {}
+                cards[platform] = dict(location)
+                case.card = json.dumps(cards)
+
+    def queue(self, officer: str) -> list[QueueItem]:
+        """An officer's working queue (theirs first), for an App Home or a desk card."""
+        if not self.roles().has(COMPLIANCE, officer):
+            return []
+        from bot.cases import reports  # reports reads this module's OPEN
+
+        return reports.queue(self.db, officer, self.clock())
+
+    def figures(self) -> Figures:
+        """The desk's aggregate figures (no case detail)."""
+        from bot.cases import reports
+
+        return reports.figures(self.db)
 
     def _stamp(self, case: CaseRow, now: datetime) -> datetime:
         return hour_floor(now) if case.mode == "anonymous" else now
 
-    def _view(self, s: Any, case: CaseRow, officer: str, platform: str) -> CaseView:
+    def _view(self, s: Any, case: CaseRow, officer: str) -> CaseView:
         base = _public(case)
         may_see = case.mode == "named" or (
             case.mode == "confidential" and (case.assignee == officer or case.consent)
@@ -686,6 +768,18 @@ def _public(case: CaseRow) -> CaseView:
         card=json.loads(case.card) if case.card else {},
         version=case.version,
     )
+
+
+def _first(s: Any, key: str, now: datetime) -> bool:
+    """Claim `key` inside the caller's transaction: a rollback releases it again, so a
+    report that fails to record can be submitted once more."""
+    added = s.execute(
+        insert(s)(SeenEventRow)
+        .values(key=key, at=now)
+        .on_conflict_do_nothing()
+        .returning(SeenEventRow.key)
+    ).first()
+    return added is not None
 
 
 def _platform_of(identity: str | None) -> str | None:

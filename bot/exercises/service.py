@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.cases.roles import TRAINER, Roles
+from bot.cases.roles import PLATFORMS, TRAINER, Roles
 from bot.core.model import Exercise, ExerciseOption
 from bot.delivery import outbox
 from bot.delivery.outbox import Kind
@@ -84,9 +84,10 @@ class ExerciseService:
 
     # -- trainers ---------------------------------------------------------------------------
 
-    def _trainer(self, actor: str, platform: str, action: str, subject: str) -> None:
-        """`cli:*` actors run on the server itself and are trusted; chat users need the role."""
-        if actor.startswith("cli:") or self.roles().has(TRAINER, platform, actor):
+    def _trainer(self, actor: str, action: str, subject: str) -> None:
+        """`cli:*` actors run on the server itself and are trusted; chat users (`slack:…`,
+        `teams:…`) need the role on the platform they act from."""
+        if actor.startswith("cli:") or self.roles().has(TRAINER, actor):
             return
         with self.db.tx() as s:
             audit.append(
@@ -104,16 +105,19 @@ class ExerciseService:
         self,
         actor: str,
         *,
+        platform: str,
         channel: str,
         kind: str,
         post: str,
         reveal: str,
         tz: str = "Asia/Shanghai",
         exercise_id: str | None = None,
-        platform: str = "slack",
     ) -> ScheduleInfo:
-        """Plan one exercise (kind 'once') or a weekly rotation for a channel."""
-        self._trainer(actor, platform, "schedule", f"channel:{channel}")
+        """Plan one exercise (kind 'once') or a weekly rotation for a channel of `platform`
+        (where the posts go; the trainer may act from the other platform)."""
+        self._trainer(actor, "schedule", f"channel:{channel}")
+        if platform not in PLATFORMS:
+            raise Refused("bad_schedule", f"unknown platform {platform!r}")
         try:
             S.check(kind, post, reveal, tz)
         except S.ScheduleError as exc:
@@ -150,8 +154,8 @@ class ExerciseService:
         self.signals.notify()
         return self._info(sid)
 
-    def cancel(self, actor: str, schedule_id: str, platform: str = "slack") -> ScheduleInfo:
-        self._trainer(actor, platform, "cancel", f"schedule:{schedule_id}")
+    def cancel(self, actor: str, schedule_id: str) -> ScheduleInfo:
+        self._trainer(actor, "cancel", f"schedule:{schedule_id}")
         now = self.clock()
         with self.db.tx() as s:
             row = s.get(ScheduleRow, schedule_id)

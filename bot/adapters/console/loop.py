@@ -90,7 +90,7 @@ class Console:
                 return 0
             action = self._next_action(last, lang)
             if action is None:
-                self.out(msg("saved", lang))
+                self.out(msg("saved", lang, "console"))
                 return 0
             try:
                 turn = self.service.act(self.owner, turn.state.id, action)

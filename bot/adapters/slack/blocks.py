@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.adapters.slack import actions as A
+from bot.adapters.slack.text import msg
 from bot.core.replies import (
     Ask,
     AskText,
@@ -39,7 +40,6 @@ from bot.core.replies import (
     StepHeader,
     Weigh,
 )
-from bot.messages import msg
 from bot.search import Findings, why_line
 from bot.service import SessionInfo, TreeInfo
 
@@ -254,7 +254,9 @@ def picker_view(
     blocks: list[Block] = []
     if about_channel:
         blocks.append(
-            ContextBlock(elements=[_md(msg("about_message", lang, channel=escape(about_channel)))])
+            ContextBlock(
+                elements=[_md(msg("about_message", lang, channel=f"<#{escape(about_channel)}>"))]
+            )
         )
     blocks.append(_section(msg("pick_topic", lang)))
     blocks.append(describe_input(lang))

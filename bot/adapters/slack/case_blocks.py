@@ -39,9 +39,9 @@ from bot.adapters.slack.blocks import (
     escape,
     slack_date,
 )
+from bot.adapters.slack.text import msg
 from bot.cases.reports import Figures, QueueItem
 from bot.cases.service import OUTCOMES, CaseView, ReporterView
-from bot.messages import msg
 
 REPORT_VIEW = "eb.report"
 STATUS_VIEW = "eb.status"
@@ -239,27 +239,15 @@ def question_message(
 ) -> list[dict[str, Any]]:
     """DM to a named or confidential reporter: compliance asks something."""
     blocks: list[Block] = [
-        _section(f":speech_balloon: *{ref}* — compliance asks:\n> {escape(question)}"),
+        _section(f":speech_balloon: {msg('compliance_asks', lang, ref=ref)}\n> {escape(question)}"),
         ActionsBlock(
             elements=[_button(msg("answer_label", lang), REPORTER_ANSWER, case_id, "primary")]
         ),
     ]
     if confidential:
+        blocks.append(ContextBlock(elements=[_md(msg("consent_offer", lang))]))
         blocks.append(
-            ContextBlock(
-                elements=[
-                    _md(
-                        "Your identity is visible only to the assigned officer. "
-                        "You may allow the case "
-                        "team to see it:"
-                    )
-                ]
-            )
-        )
-        blocks.append(
-            ActionsBlock(
-                elements=[_button("I consent to share my identity", REPORTER_CONSENT, case_id)]
-            )
+            ActionsBlock(elements=[_button(msg("consent_button", lang), REPORTER_CONSENT, case_id)])
         )
     return _dicts(blocks, MAX_MESSAGE_BLOCKS)
 
@@ -274,11 +262,26 @@ def _due(c: CaseView) -> str:
     return "\n".join(parts)
 
 
+def person(identity: str | None) -> str:
+    """A stored identity as Slack shows it: a mention for Slack users; an officer working the
+    case from the Teams desk of a bank on both platforms is named as such (Slack cannot
+    mention them)."""
+    if not identity:
+        return ""
+    platform, _, rest = identity.partition(":")
+    user = rest.rsplit(":", 1)[-1]
+    if platform == "slack" and user:
+        return f"<@{user}>"
+    if platform == "teams":
+        return f"Teams user `{escape(user[:8])}…`"
+    return escape(identity)
+
+
 def card_blocks(c: CaseView) -> list[dict[str, Any]]:
     """The compliance channel card: no narrative, no path, no reporter."""
     icon = SEVERITY_ICON.get(c.severity, "")
     topic = TOPIC_NAMES.get(c.topic, {"en": c.topic})["en"]
-    assignee = f"<@{c.assignee}>" if c.assignee else "_unassigned_"
+    assignee = person(c.assignee) or "_unassigned_"
     status = c.status + (f" ({OUTCOME_NAMES.get(c.outcome, c.outcome)})" if c.outcome else "")
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=f"{c.ref} · {topic}")),
@@ -331,7 +334,7 @@ def details_view(c: CaseView) -> dict[str, Any]:
         "confidential": c.reporter or "confidential (hidden)",
         "anonymous": "anonymous",
     }[c.mode] or "—"
-    reporter = f"<@{who.rsplit(':', 1)[-1]}>" if who.startswith("slack:") else escape(who)
+    reporter = person(who) if ":" in who else escape(who)
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=f"{c.ref}")),
         _section(f"*Reporter*: {reporter}\n*Status*: {c.status}\n{_due(c)}"),
@@ -349,7 +352,7 @@ def details_view(c: CaseView) -> dict[str, Any]:
         blocks.append(_section("*Narrative*\n" + escape(c.narrative)))
     blocks.append(DividerBlock())
     for at, kind, actor, body in c.timeline[-20:]:
-        who_did = f"<@{actor}>" if actor else ""
+        who_did = person(actor)
         text = f"{slack_date(at, with_time=True)} *{kind}* {who_did}"
         if body and kind in ("note", "ask", "answer", "close", "assign", "reopen"):
             text += "\n" + escape(body if kind != "assign" else "")

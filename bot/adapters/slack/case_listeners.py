@@ -19,9 +19,9 @@ from bot.adapters.slack import actions as A
 from bot.adapters.slack import case_blocks as CB
 from bot.adapters.slack.blocks import notice_view, slack_date
 from bot.adapters.slack.listeners import Body, Deferred, SlackConsultations, owner_of
-from bot.cases.reports import figures, queue
+from bot.adapters.slack.text import msg
+from bot.cases.roles import COMPLIANCE, qualify
 from bot.cases.service import CaseService
-from bot.messages import msg
 from bot.service import Refused
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,11 @@ def _values(view: Body) -> dict[str, Any]:
 
 def _user(body: Body) -> str:
     return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+
+
+def _officer(body: Body) -> str:
+    """The clicking user as the case desk stores people: `slack:U…`."""
+    return qualify("slack", _user(body))
 
 
 class SlackCases:
@@ -75,40 +80,25 @@ class SlackCases:
         owner = owner_of(body)
         lang = str(await self.call(self.c.service.lang_of, owner) or "en")
         v = _values(view)
-        mode = v.get("mode")
-        if mode not in ("named", "confidential", "anonymous"):
-            await ack(response_action="errors", errors={"mode": "—"})
-            return
-        if mode == "anonymous" and len(v.get("passphrase") or "") < 8:
-            await ack(
-                response_action="errors", errors={"passphrase": msg("passphrase_short", lang)}
-            )
-            return
-        if not await self.call(self.c.service.first_delivery, f"report:{view.get('id')}"):
-            await ack()  # a repeated submission of a report already recorded
-            return
-        session_id = A.session_id(view.get("private_metadata"))
         try:
-            record, topic = None, str(v.get("topic") or "speaking_up")
-            if session_id:
-                record = await self.call(self.c.service.record, owner, session_id)
-                if record.outcome.escalation == "none":
-                    raise Refused("invalid", "this outcome offers no escalation")
-                tree = self.c.service.content.tree(record.tree_id, record.tree_version)
-                topic = tree.topic if tree and tree.topic != "triage" else "speaking_up"
             receipt = await self.call(
-                self.cases.escalate,
+                self.cases.escalate_consultation,
                 reporter_identity=owner,
-                mode=mode,
-                record=record,
-                topic=topic,
-                session_id=session_id,
+                mode=str(v.get("mode") or ""),
+                session_id=A.session_id(view.get("private_metadata")),
+                submission=f"slack:{view.get('id')}",
+                topic=str(v.get("topic") or ""),
                 narrative=str(v.get("narrative") or ""),
-                excluded=list(v.get("exclude") or []),
+                excluded=[qualify("slack", u) for u in v.get("exclude") or []],
                 passphrase=str(v.get("passphrase") or ""),
             )
         except Refused as exc:
-            block = "passphrase" if exc.key == "passphrase_short" else "narrative"
+            if exc.key == "duplicate":
+                await ack()  # a repeated submission of a report already recorded
+                return
+            block = {"passphrase_short": "passphrase", "invalid_mode": "mode"}.get(
+                exc.key, "narrative"
+            )
             await ack(response_action="errors", errors={block: msg(exc.key, lang)})
             return
         card = await self.call(self.cases.card, receipt.case_id)
@@ -179,21 +169,18 @@ class SlackCases:
             if case_id is None:
                 raise Refused("not_yours")
             await self.call(self.cases.consent, case_id, owner_of(body))
-            text = (
-                "Thank you — the case team may now see your identity."
-                if lang == "en"
-                else "谢谢，办案团队现在可以看到你的身份。"
-            )
+            text = msg("consent_thanks", lang)
         except Refused as exc:
             text = msg(exc.key, lang)
         await client.chat_postMessage(channel=_user(body), text=text)
 
     async def home_blocks(self, user: str) -> list[Any]:
         """The compliance queue and figures, for officers only."""
-        if not self.cases.roles().has("compliance_officer", "slack", user):
+        officer = qualify("slack", user)
+        if not self.cases.roles().has(COMPLIANCE, officer):
             return []
-        q = await self.call(queue, self.cases.db, user, self.cases.clock())
-        figs = await self.call(figures, self.cases.db)
+        q = await self.call(self.cases.queue, officer)
+        figs = await self.call(self.cases.figures)
         return CB.compliance_home(q, figs)
 
     # -- officers ---------------------------------------------------------------------------
@@ -212,7 +199,7 @@ class SlackCases:
         case_id = A.session_id(
             action.get("value") or (action.get("block_id") or "").removeprefix("assign:")
         )
-        officer = _user(body)
+        officer = _officer(body)
         if case_id is None:
             await self.c.refuse_forged(body, "case", "malformed case id")
             return
@@ -232,7 +219,10 @@ class SlackCases:
                 verb, kwargs = {
                     CB.CASE_ACK: ("acknowledge", {}),
                     CB.CASE_ASSIGN_ME: ("assign", {"assignee": officer}),
-                    CB.CASE_ASSIGN: ("assign", {"assignee": str(action.get("selected_user"))}),
+                    CB.CASE_ASSIGN: (
+                        "assign",
+                        {"assignee": qualify("slack", str(action.get("selected_user")))},
+                    ),
                     CB.CASE_REOPEN: ("reopen", {}),
                 }[action_id]
                 await self.call(self.cases.act, case_id, officer, verb, **kwargs)
@@ -243,7 +233,7 @@ class SlackCases:
         kind, _, case_id = str(view.get("private_metadata") or "").partition(":")
         text = str(_values(view).get("text") or "")
         try:
-            await self.call(self.cases.act, case_id, _user(body), kind, text=text)
+            await self.call(self.cases.act, case_id, _officer(body), kind, text=text)
         except Refused as exc:
             await ack(response_action="errors", errors={"text": msg(exc.key, "en")})
             return
@@ -255,7 +245,7 @@ class SlackCases:
             await self.call(
                 self.cases.act,
                 str(view.get("private_metadata")),
-                _user(body),
+                _officer(body),
                 "close",
                 outcome=str(v.get("outcome") or ""),
                 text=str(v.get("text") or ""),

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import case_blocks as CB
 from bot.adapters.slack import exercise_blocks as XB
+from bot.adapters.slack.text import msg
 from bot.bootstrap import Services
 from bot.delivery.outbox import Job, Kind
 from bot.delivery.worker import NotYet, Retry
@@ -67,8 +68,8 @@ class SlackDeliverer:
     async def _case_card(self, job: Job) -> dict[str, str]:
         assert job.case_id is not None
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
-        if case.card:
-            return case.card
+        if PLATFORM in case.card:
+            return case.card[PLATFORM]
         channel = str(job.payload.get("destination") or self.s.settings.compliance_slack_channel)
         if not channel:
             raise NotYet("no compliance destination configured (COMPLIANCE_SLACK_CHANNEL)")
@@ -76,7 +77,7 @@ class SlackDeliverer:
             found = await self._find_posted(channel, job, METADATA_TYPE)
             if found:
                 log.info("outbox %s: card already in the channel; not posting again", job.id)
-                await asyncio.to_thread(self.s.cases.set_card, job.case_id, found)
+                await asyncio.to_thread(self.s.cases.set_card, job.case_id, PLATFORM, found)
                 return found
         resp = await self.client.chat_postMessage(
             channel=channel,
@@ -88,7 +89,7 @@ class SlackDeliverer:
             },
         )
         card = {"channel": str(resp["channel"]), "ts": str(resp["ts"])}
-        await asyncio.to_thread(self.s.cases.set_card, job.case_id, card)
+        await asyncio.to_thread(self.s.cases.set_card, job.case_id, PLATFORM, card)
         return card
 
     async def _find_posted(
@@ -130,41 +131,46 @@ class SlackDeliverer:
     async def _card_update(self, job: Job) -> dict[str, str]:
         assert job.case_id is not None
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
-        if not case.card:
+        where = case.card.get(PLATFORM)
+        if not where:
             raise NotYet("the card is not posted yet")
         await self.client.chat_update(
-            channel=case.card["channel"],
-            ts=case.card["ts"],
+            channel=where["channel"],
+            ts=where["ts"],
             text=CB.card_fallback(case),
             blocks=CB.card_blocks(case),
         )
-        return case.card
+        return where
 
     async def _reminder(self, job: Job) -> dict[str, str]:
         assert job.case_id is not None
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
-        if not case.card:
+        where = case.card.get(PLATFORM)
+        if not where:
             raise NotYet("the card is not posted yet")
         text = CB.reminder_text(case, str(job.payload["clock"]), str(job.payload["point"]))
         await self.client.chat_postMessage(
-            channel=case.card["channel"], thread_ts=case.card["ts"], text=text
+            channel=where["channel"], thread_ts=where["ts"], text=text
         )
-        if case.assignee:
-            await self.client.chat_postMessage(channel=case.assignee, text=text)
+        assignee = _user(case.assignee)  # a Teams assignee hears it from the Teams desk
+        if assignee:
+            await self.client.chat_postMessage(channel=assignee, text=text)
         return {"sent": "reminder"}
 
     async def _relay_question(self, job: Job) -> dict[str, str]:
         assert job.case_id is not None
-        reporter = _user(await asyncio.to_thread(self.s.cases.reporter_of, job.case_id))
-        if reporter is None:
+        identity = await asyncio.to_thread(self.s.cases.reporter_of, job.case_id)
+        reporter = _user(identity)
+        if identity is None or reporter is None:
             return {"sent": "held for the anonymous reporter"}  # they read it via /ethics status
+        lang = await asyncio.to_thread(self.s.consult.lang_of, identity) or "en"
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
         question = await asyncio.to_thread(self.s.cases.last_question, job.case_id)
         await self.client.chat_postMessage(
             channel=reporter,
-            text=f"{case.ref}: compliance has a question for you",
+            text=msg("question_for_you", lang, ref=case.ref),
             blocks=CB.question_message(
-                case.ref, question, case.id, confidential=case.mode == "confidential"
+                case.ref, question, case.id, confidential=case.mode == "confidential", lang=lang
             ),
         )
         return {"sent": "dm"}
@@ -172,14 +178,17 @@ class SlackDeliverer:
     async def _notify_assignee(self, job: Job) -> dict[str, str]:
         assert job.case_id is not None
         case = await asyncio.to_thread(self.s.cases.card, job.case_id)
-        target = case.assignee or (case.card or {}).get("channel")
+        where = case.card.get(PLATFORM)
+        if case.assignee and _user(case.assignee) is None:
+            return {"sent": "the assignee works from another desk"}
+        target = _user(case.assignee) or (where or {}).get("channel")
         if not target:
             raise NotYet("nobody to notify yet")
-        thread = case.card["ts"] if not case.assignee and case.card else None
+        thread = where["ts"] if not case.assignee and where else None
         await self.client.chat_postMessage(
             channel=target,
             thread_ts=thread,
-            text=f":envelope: The reporter answered on {case.ref}. Open *View details* to read it.",
+            text=":envelope: " + msg("reporter_answered", "en", ref=case.ref),
         )
         return {"sent": "notified"}
 

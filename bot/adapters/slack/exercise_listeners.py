@@ -14,8 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack import actions as A
 from bot.adapters.slack import exercise_blocks as XB
 from bot.adapters.slack.listeners import Body, Deferred, SlackConsultations, owner_of
+from bot.adapters.slack.text import msg
+from bot.cases.roles import TRAINER, qualify
 from bot.exercises.service import ExerciseService
-from bot.messages import msg
 from bot.service import Refused
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class SlackExercises:
         """`/ethics exercise …` answered in the ack (private to the trainer)."""
         words = str(body.get("text") or "").split()[1:]
         lang = str(await asyncio.to_thread(self.c.service.lang_of, owner_of(body)) or "en")
-        user = str(body.get("user_id") or "")
+        user = qualify("slack", str(body.get("user_id") or ""))
         try:
             text = await asyncio.to_thread(self._run, words, user, str(body.get("channel_id")))
         except Refused as exc:
@@ -71,6 +72,7 @@ class SlackExercises:
             tz = args[4] if len(args) > 4 else "Asia/Shanghai"
             s = self.x.schedule(
                 user,
+                platform="slack",
                 channel=channel,
                 kind="weekly",
                 post=f"{args[0]} {args[1]}",
@@ -85,6 +87,7 @@ class SlackExercises:
             tz = args[3] if len(args) > 3 else "Asia/Shanghai"
             s = self.x.schedule(
                 user,
+                platform="slack",
                 channel=channel,
                 kind="once",
                 exercise_id=args[0],
@@ -105,7 +108,7 @@ class SlackExercises:
         return ""
 
     async def home_blocks(self, user: str) -> list[Any]:
-        if not self.x.roles().has("trainer", "slack", user):
+        if not self.x.roles().has(TRAINER, qualify("slack", user)):
             return []
         results = await asyncio.to_thread(self.x.results)
         schedules = await asyncio.to_thread(self.x.schedules)

@@ -20,8 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import actions as A
 from bot.adapters.slack import blocks as B
+from bot.adapters.slack.text import msg
 from bot.core.engine import Turn
-from bot.messages import msg
 from bot.search import find_guides
 from bot.service import Action, ConsultationService, Refused
 
@@ -302,7 +302,11 @@ class SlackConsultations:
             return
         lang = record.lang
         context = await self.call(self.service.context, owner, session_id)
-        note = msg("about_message", lang, channel=context["channel"]) if context else ""
+        note = (
+            msg("about_message", lang, channel=f"<#{B.escape(context['channel'])}>")
+            if context
+            else ""
+        )
         _, user = _ids(body)
         await client.chat_postMessage(
             channel=user,
