@@ -24,6 +24,7 @@ from bot.core.model import Dilemma
 from bot.core.replies import DecisionRecord
 from bot.core.session import SessionState
 from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
+from bot.search import Findings, find_guides
 from bot.storage import audit, counters
 from bot.storage.db import Database, insert, rowcount
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
@@ -150,6 +151,22 @@ class ConsultationService:
             if any(q == k.lower() for k in t.keywords) or t.id.startswith(q):
                 return t.id
         return None
+
+    def find(self, text: str, lang: str | None = None) -> Findings:
+        """The guides that fit a description in the user's own words, for every platform's
+        free-text box; the text is neither stored nor logged."""
+        self.content.maybe_reload()
+        return find_guides(self.content.content.search_index(), text, lang)
+
+    def tree_title(self, tree_id: str, lang: str) -> str | None:
+        """The current title of a tree (a hand-off button names where it leads)."""
+        tree = self.content.tree(tree_id)
+        return tree.title.get(lang) if tree else None
+
+    def clause_titles(self, lang: str) -> dict[str, str]:
+        """Clause id -> title, for texts that cite the code of conduct (exercise reveals)."""
+        clauses = self.content.content.clauses
+        return {k: v.title.get(lang) for k, v in clauses.clauses.items()} if clauses else {}
 
     def _tree_for(self, state: SessionState) -> Dilemma:
         tree = self.content.tree(state.tree_id, state.tree_version)

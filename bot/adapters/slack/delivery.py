@@ -227,8 +227,7 @@ class SlackDeliverer:
         if job.attempts > 1:
             found = await self._find_posted(channel, job, XB.REVEAL_EVENT, thread_ts=ts)
         if found is None:
-            clauses = self.s.content.content.clauses
-            titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
+            titles = await asyncio.to_thread(self.s.consult.clause_titles, "zh")
             await self.client.chat_postMessage(
                 channel=channel,
                 thread_ts=ts,

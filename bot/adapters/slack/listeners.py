@@ -22,7 +22,6 @@ from bot.adapters.slack import actions as A
 from bot.adapters.slack import blocks as B
 from bot.adapters.slack.text import msg
 from bot.core.engine import Turn
-from bot.search import find_guides
 from bot.service import Action, ConsultationService, Refused
 
 log = logging.getLogger(__name__)
@@ -85,8 +84,7 @@ class SlackConsultations:
         last = turn.replies[-1] if turn.replies else None
         target = getattr(last, "handoff", None)
         if target:
-            tree = self.service.content.tree(target)
-            handoff = tree.title.get(lang) if tree else None
+            handoff = self.service.tree_title(target, lang)
         return B.walk_view(turn.replies, turn.state.id, lang, handoff_title=handoff, notice=notice)
 
     async def show(self, client: AsyncWebClient, body: Body, view: dict[str, Any]) -> None:
@@ -165,9 +163,7 @@ class SlackConsultations:
         self, client: AsyncWebClient, body: Body, lang: str, text: str, *, command: bool = False
     ) -> None:
         """Search the guides for what was typed; the text is never stored or logged."""
-        self.service.content.maybe_reload()
-        index = self.service.content.content.search_index()
-        found = await self.call(find_guides, index, text, lang)  # titles in their UI language
+        found = await self.call(self.service.find, text, lang)  # titles in their UI language
         notice = ""
         if command and found.status == "no_match":
             notice = msg("unknown_topic", lang, query=text[:100])
@@ -183,8 +179,7 @@ class SlackConsultations:
         values = (view.get("state") or {}).get("values") or {}
         text = str(((values.get(B.DESCRIBE_BLOCK) or {}).get(B.DESCRIBE) or {}).get("value") or "")
         lang = str(await self.call(self.service.lang_of, owner_of(body)) or "en")
-        index = self.service.content.content.search_index()
-        found = await self.call(find_guides, index, text, lang)
+        found = await self.call(self.service.find, text, lang)
         if found.status == "empty":
             await ack(
                 response_action="errors", errors={B.DESCRIBE_BLOCK: msg("search_empty", lang)}
