@@ -56,3 +56,27 @@ def test_below_the_adapters_nothing_knows_an_adapter(path: Path) -> None:
     (The CLI is the composition root: its commands start a chosen adapter.)"""
     for name in _imports(path):
         assert not name.startswith("bot.adapters"), f"{path.relative_to(BOT)} imports {name}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in BOT.rglob("*.py") if "adapters" not in p.parts and p.name != "cli.py"),
+    ids=lambda p: str(p.relative_to(BOT)),
+)
+def test_no_platform_is_assumed_below_the_adapters(path: Path) -> None:
+    """A service call that forgets its platform must fail, not fall back to Slack: no
+    parameter named `platform` (or `*_platform`) defaults to a platform below the adapters
+    (`None`, meaning "no platform-specific wording", is allowed)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        a = node.args
+        positional = a.posonlyargs + a.args
+        pairs = list(zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True))
+        pairs += [(arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d]
+        for arg, default in pairs:
+            names_one = not (isinstance(default, ast.Constant) and default.value is None)
+            assert not (arg.arg.endswith("platform") and names_one), (
+                f"{path.relative_to(BOT)}:{node.lineno} {node.name}() defaults {arg.arg}"
+            )
