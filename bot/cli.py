@@ -165,6 +165,14 @@ def _socket(args: argparse.Namespace) -> int:
 def _manifest(args: argparse.Namespace) -> int:
     import json
 
+    if args.platform == "teams":
+        return _teams_package(args)
+    if args.out or args.website or args.privacy_url or args.terms_url or args.developer:
+        print(
+            "ethicsbot: the Slack manifest is printed; those options are for teams", file=sys.stderr
+        )
+        return 2
+
     from bot.adapters.slack.manifest import slack_manifest
 
     if not args.socket and not args.url:
@@ -173,6 +181,39 @@ def _manifest(args: argparse.Namespace) -> int:
     print(
         json.dumps(slack_manifest(url=args.url, socket=args.socket), indent=2, ensure_ascii=False)
     )
+    return 0
+
+
+def _teams_package(args: argparse.Namespace) -> int:
+    """`manifest teams --out FILE.zip`: the app package an admin uploads to Teams."""
+    import os
+
+    from bot.adapters.teams.manifest import FILES, bot_id, package, teams_manifest
+
+    if args.socket:
+        print("ethicsbot: --socket is a Slack option", file=sys.stderr)
+        return 2
+    if not args.out:
+        print("ethicsbot: --out FILE.zip is required for teams", file=sys.stderr)
+        return 2
+    client_id = bot_id(os.environ)
+    manifest = teams_manifest(
+        client_id,
+        url=args.url,
+        developer=args.developer or "EthicsBot",
+        website=args.website,
+        privacy_url=args.privacy_url,
+        terms_url=args.terms_url,
+    )
+    data = package(manifest)
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out} ({len(data)} bytes: {', '.join(FILES)}), bot id {client_id}")
+    if not (args.url or args.website):
+        print(
+            "ethicsbot: no --url or --website: the developer links point at "
+            "https://ethicsbot.invalid/ (reachable nowhere); fine for sideloading",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -385,10 +426,15 @@ def build_parser() -> argparse.ArgumentParser:
     so = sub.add_parser("socket", help="run the Slack app over Socket Mode (no inbound HTTP)")
     so.set_defaults(func=_socket)
 
-    m = sub.add_parser("manifest", help="print an app manifest")
-    m.add_argument("platform", choices=["slack"])
+    m = sub.add_parser("manifest", help="print the Slack app manifest or build the Teams package")
+    m.add_argument("platform", choices=["slack", "teams"])
     m.add_argument("--url", help="public base URL, e.g. https://ethics.example.com")
     m.add_argument("--socket", action="store_true", help="Socket Mode variant (no URLs)")
+    m.add_argument("--out", help="teams: the app package (.zip) to write")
+    m.add_argument("--developer", help="teams: developer name shown in Teams (default EthicsBot)")
+    m.add_argument("--website", help="teams: developer website (default: --url)")
+    m.add_argument("--privacy-url", help="teams: privacy statement (default: the website)")
+    m.add_argument("--terms-url", help="teams: terms of use (default: the website)")
     m.set_defaults(func=_manifest)
 
     db = sub.add_parser("db", help="database maintenance")
