@@ -12,6 +12,7 @@ from bot.content import ContentSource
 from bot.delivery.signals import Signals
 from bot.exercises.service import ExerciseService
 from bot.identity import derive_key, make_pseudonymizer
+from bot.reports.service import ReportService
 from bot.service import Clock, ConsultationService, utcnow
 from bot.storage.db import Database, upgrade
 from bot.storage.secrets import stored_key
@@ -28,6 +29,7 @@ class Services:
     roles: Roles
     clock: Clock
     signals: Signals
+    reports: ReportService
 
 
 def bootstrap(
@@ -65,6 +67,13 @@ def bootstrap(
         pseudonym=pseudonym,
         signals=signals,
     )
+    reports = ReportService(
+        db=db,
+        exercises=exercises,
+        clock=clock,
+        desks=lambda: settings.desks,
+        signals=signals,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -75,4 +84,5 @@ def bootstrap(
         roles=role_map,
         clock=clock,
         signals=signals,
+        reports=reports,
     )

@@ -242,6 +242,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "你的身份只对负责此案的合规人员可见。你可以同意让办案团队看到：",
     },
     "consent_button": {"en": "I consent to share my identity", "zh": "我同意披露我的身份"},
+    "monthly_report": {
+        "en": "**Compliance report for {month}**: cases by topic and severity, days to "
+        "acknowledge and to close against the legal clocks, and follow-up rates. The numbers "
+        "are in the attached CSV too.",
+        "zh": "**{month} 合规月报**：按主题和严重程度统计的案件、确认和结案用时与法定时限的对比，"
+        "以及跟进率。相同数据见附件 CSV。",
+    },
     "question_for_you": {
         "en": "{ref}: compliance has a question for you",
         "zh": "{ref}：合规部门有问题想问你",

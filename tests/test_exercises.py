@@ -114,6 +114,13 @@ async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url:
     assert "6* 位同事作答" in first_reveal and "Recommended: *B*" in first_reveal
     assert "`/ethics mini`" in first_reveal and "T-1" in first_reveal
     assert "Fewer than 5 answers" in str(reveals(fake)[1].args["blocks"])
+    charts = fake.uploaded("CTRAIN")  # a picture only where 5 or more answered: weeks 1 and 3
+    assert len(charts) == 2 and all(c["data"].startswith(b"\x89PNG") for c in charts)
+    assert [c["message"]["thread_ts"] for c in charts] == [
+        reveals(fake)[0].args["thread_ts"],
+        reveals(fake)[2].args["thread_ts"],
+    ]
+    assert all("6" in c["alt_txt"] and "推荐" in c["alt_txt"] for c in charts)
     confirmations = [c.args for c in fake.of("response_url")]
     assert all(c["response_type"] == "ephemeral" for c in confirmations)
     env = {**os.environ, **settings_env(url)}

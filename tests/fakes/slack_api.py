@@ -44,6 +44,8 @@ class FakeSlack:
     # called after a call is recorded and before it is answered (e.g. to kill the caller)
     hooks: dict[str, Any] = field(default_factory=dict)
     sockets: list[Any] = field(default_factory=list)
+    # files.getUploadURLExternal -> upload (bytes) -> files.completeUploadExternal
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
     runner: web.AppRunner | None = None
     url: str = ""
 
@@ -72,6 +74,8 @@ class FakeSlack:
             args = json.loads(raw or b"{}")
         else:
             args = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        if request.method == "POST":
+            args = {**dict(request.query), **args}  # slack_sdk sends `params=` in the query
         for key in ("view", "blocks", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
@@ -125,6 +129,24 @@ class FakeSlack:
             self._changed.notify_all()
         return web.json_response({"ok": True})
 
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL files.getUploadURLExternal hands out: takes the raw bytes."""
+        stored = self.files.get(request.match_info["fid"])
+        data = await request.read()
+        if stored is None or len(data) != stored["length"]:
+            return web.Response(status=400, text="bad upload")
+        stored["data"] = data
+        self.calls.append(Call("upload", {"file_id": stored["id"], "size": len(data)}, ""))
+        return web.Response(text="OK - " + str(len(data)))
+
+    def uploaded(self, channel: str) -> list[dict[str, Any]]:
+        """Messages in `channel` (threads too) that carry files, with the files' bytes."""
+        out = []
+        for m in self.messages.get(channel, []):
+            for f in m.get("files") or []:
+                out.append({**f, "data": self.files[f["id"]]["data"], "message": m})
+        return out
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
             return {
@@ -160,8 +182,58 @@ class FakeSlack:
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "conversations.history":
-            msgs = list(reversed(self.messages.get(str(args.get("channel")), [])))
+            msgs = [
+                m
+                for m in reversed(self.messages.get(str(args.get("channel")), []))
+                if not m.get("thread_ts")
+            ]
             return {"ok": True, "messages": msgs, "has_more": False}
+        if method == "conversations.replies":
+            ts = args.get("ts")
+            msgs = [
+                m
+                for m in self.messages.get(str(args.get("channel")), [])
+                if m["ts"] == ts or m.get("thread_ts") == ts
+            ]
+            return {"ok": True, "messages": msgs, "has_more": False}
+        if method == "files.getUploadURLExternal":
+            if not args.get("filename") or not int(args.get("length") or 0):
+                return {"ok": False, "error": "invalid_arguments"}
+            fid = f"F{next(self._ts):06d}"
+            self.files[fid] = {
+                "id": fid,
+                "name": args["filename"],
+                "length": int(args["length"]),
+                "alt_txt": args.get("alt_txt"),
+                "data": None,
+            }
+            return {
+                "ok": True,
+                "file_id": fid,
+                "upload_url": self.url.replace("/api/", f"/upload/{fid}"),
+            }
+        if method == "files.completeUploadExternal":
+            listed = json.loads(args.get("files") or "[]")
+            if any(
+                f["id"] not in self.files or self.files[f["id"]]["data"] is None for f in listed
+            ):
+                return {"ok": False, "error": "file_not_found"}
+            shared = []
+            for f in listed:
+                stored = self.files[f["id"]]
+                stored["title"] = f.get("title")
+                shared.append({k: v for k, v in stored.items() if k != "data"})
+            channel = str(args.get("channel_id"))
+            ts = f"1700000000.{next(self._ts):06d}"
+            self.messages.setdefault(channel, []).append(
+                {
+                    "ts": ts,
+                    "text": args.get("initial_comment") or "",
+                    "files": shared,
+                    "thread_ts": args.get("thread_ts"),
+                }
+            )
+            return {"ok": True, "files": shared}
         if method == "users.info":
             user = str(args.get("user"))
             return {"ok": True, "user": {"id": user, "locale": self.locales.get(user, "en-US")}}
@@ -179,6 +251,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
         app.router.add_post("/response/{rid}", self._response_url)
+        app.router.add_post("/upload/{fid}", self._upload)
         app.router.add_get("/link", self._socket)
 
     async def start(self, port: int = 0) -> str:

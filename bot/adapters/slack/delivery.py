@@ -54,6 +54,7 @@ class SlackDeliverer:
             Kind.NOTIFY_ASSIGNEE: self._notify_assignee,
             Kind.EXERCISE_POST: self._exercise_post,
             Kind.EXERCISE_REVEAL: self._exercise_reveal,
+            Kind.MONTHLY_REPORT: self._monthly_report,
         }
         try:
             return await handlers[job.kind](job)
@@ -238,5 +239,76 @@ class SlackDeliverer:
                     "event_payload": {"outbox_id": job.id, "post_id": post_id},
                 },
             )
+        await self._reveal_chart(job, post_id, channel, ts)
         await asyncio.to_thread(self.s.exercises.mark, post_id, "revealed")
         return {"channel": channel, "ts": ts}
+
+    async def _reveal_chart(self, job: Job, post_id: str, channel: str, ts: str) -> None:
+        """The answer distribution as a picture in the reveal's thread (none under five)."""
+        chart = await asyncio.to_thread(self.s.reports.reveal_chart, post_id, "zh")
+        if chart is None:
+            return
+        name = f"ethicsbot-exercise-{post_id[:8]}-{job.id}.png"
+        if job.attempts > 1 and await self._find_file(channel, name, thread_ts=ts):
+            return
+        await self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=ts,
+            file_uploads=[
+                {
+                    "content": chart.png,
+                    "filename": name,
+                    "title": "答案分布 · Answers",
+                    "alt_txt": chart.alt,
+                }
+            ],
+        )
+
+    async def _monthly_report(self, job: Job) -> dict[str, str]:
+        """The monthly KPIs as a chart plus the same numbers as CSV, uploaded to the
+        compliance channel through Slack's file upload API (no public URL: works for Socket
+        Mode banks and closed networks). File names carry the outbox id, so a retry after a
+        crash finds an upload that did complete instead of posting it twice."""
+        channel = self.s.settings.compliance_slack_channel
+        if not channel:
+            raise NotYet("no compliance destination configured (COMPLIANCE_SLACK_CHANNEL)")
+        month = str(job.payload["month"])
+        base = f"ethicsbot-report-{month}-{job.id}"
+        if job.attempts > 1 and await self._find_file(channel, f"{base}.png"):
+            return {"channel": channel, "sent": "already uploaded"}
+        files = await asyncio.to_thread(self.s.reports.monthly_files, month, "en")
+        await self.client.files_upload_v2(
+            channel=channel,
+            initial_comment=msg("monthly_report", "en", month=month),
+            file_uploads=[
+                {
+                    "content": files.png,
+                    "filename": f"{base}.png",
+                    "title": files.title,
+                    "alt_txt": files.alt,
+                },
+                {"content": files.csv, "filename": f"{base}.csv", "title": f"{files.title} (CSV)"},
+            ],
+        )
+        return {"channel": channel, "sent": "uploaded"}
+
+    async def _find_file(self, channel: str, name: str, thread_ts: str | None = None) -> bool:
+        """Whether a file of that name is already in the channel (or thread): bounded search."""
+        cursor = None
+        for _ in range(10):
+            if thread_ts:
+                resp = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, limit=200, cursor=cursor
+                )
+            else:
+                resp = await self.client.conversations_history(
+                    channel=channel, limit=200, cursor=cursor
+                )
+            messages: list[dict[str, Any]] = resp.get("messages", [])
+            for m in messages:
+                if any(f.get("name") == name for f in m.get("files") or []):
+                    return True
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return False
+        return False
