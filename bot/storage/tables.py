@@ -246,3 +246,19 @@ class InstanceSecretRow(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[str] = mapped_column(String(40))
+
+
+class TeamsConversationRow(Base):
+    """Where the Teams bot can post without being spoken to first (exercises, the case desk,
+    replies to anonymous reporters): the conversation reference of every conversation the app
+    was added to or spoken to in, refreshed on every activity. Rows, not memory, so any
+    instance can post proactively after a restart."""
+
+    __tablename__ = "teams_conversations"
+    conversation_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    service_url: Mapped[str] = mapped_column(String(500))
+    tenant_id: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # personal, channel, groupChat
+    team_id: Mapped[str] = mapped_column(String(300), default="")
+    bot_id: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,170 @@
+"""The Agents SDK `ActivityHandler` for EthicsBot: routes each Teams activity, once.
+
+Every activity first refreshes its conversation reference (so proactive posts can reach that
+conversation later) and is then checked against the delivery keys in the database: Teams
+redelivers an activity with the same id when our answer was slow, and the second copy must
+change nothing, on whichever instance it lands. Consultations live in the personal chat;
+replies go out through our own `ConnectorClient` (retries 429/5xx), and card clicks answer
+in the invoke response with the refreshed card, so the card updates in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from microsoft_agents.activity import (
+    Activity,
+    AdaptiveCardInvokeResponse,
+    AdaptiveCardInvokeValue,
+    ChannelAccount,
+)
+from microsoft_agents.hosting.core import ActivityHandler, TurnContext
+
+from bot.adapters.teams import cards as C
+from bot.adapters.teams.connector import ConnectorClient
+from bot.adapters.teams.consult import TeamsConsultations
+from bot.adapters.teams.references import ConversationRef, ConversationStore
+from bot.delivery.worker import Retry
+from bot.messages import msg
+from bot.service import ConsultationService
+
+log = logging.getLogger(__name__)
+
+
+def as_dict(activity: Activity) -> dict[str, Any]:
+    """The activity as the wire JSON (camelCase), which our code reads."""
+    return activity.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def delivery_key(activity: dict[str, Any]) -> str | None:
+    """A bounded key for 'this activity was handled' (conversation ids can be long)."""
+    activity_id = activity.get("id")
+    conversation = (activity.get("conversation") or {}).get("id")
+    if not activity_id or not conversation:
+        return None
+    digest = hashlib.sha256(f"{conversation}\n{activity_id}".encode()).hexdigest()[:40]
+    return f"teams:{digest}"
+
+
+class EthicsAgent(ActivityHandler):
+    """One instance per process; holds no per-user state."""
+
+    def __init__(
+        self,
+        consult: ConsultationService,
+        conversations: ConversationStore,
+        client: ConnectorClient,
+        contact: str = "",
+    ) -> None:
+        self.service = consult
+        self.conversations = conversations
+        self.client = client
+        self.h = TeamsConsultations(consult, contact)
+
+    async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        activity = as_dict(turn_context.activity)
+        ref = ConversationRef.from_activity(activity)
+        if ref is not None:
+            await asyncio.to_thread(self.conversations.remember, ref)
+        key = delivery_key(activity)
+        if key is not None and not await asyncio.to_thread(self.service.first_delivery, key):
+            log.info("teams: redelivered %s activity ignored", activity.get("type"))
+            if activity.get("type") == "invoke":
+                await self._answer_duplicate_invoke(turn_context, activity)
+            return
+        await super().on_turn(turn_context)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+        activity = as_dict(turn_context.activity)
+        kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
+        lang = await self.h.lang(activity)
+        if kind != "personal":
+            # a consultation typed into a channel would be public: point to the private chat
+            await self.send(activity, C.note_card(msg("teams_not_here", lang), lang))
+            return
+        value = activity.get("value")
+        if isinstance(value, dict) and value.get("verb"):
+            # an Action.Submit from an older client: treat it as the same click
+            card = await self.h.on_action(activity, str(value["verb"]), value)
+        else:
+            card = await self.h.on_text(activity, _strip_mentions(activity))
+        await self.send(activity, card)
+
+    async def on_members_added_activity(  # type: ignore[override]
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        activity = as_dict(turn_context.activity)
+        bot_id = (activity.get("recipient") or {}).get("id")
+        kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
+        if kind == "personal" and any(m.id == bot_id for m in members_added):
+            await self.send(activity, await self.h.welcome(activity, greeting=True))
+
+    # -- card clicks ---------------------------------------------------------------------------
+
+    async def on_adaptive_card_invoke(  # type: ignore[override]
+        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
+    ) -> AdaptiveCardInvokeResponse:
+        activity = as_dict(turn_context.activity)
+        action = invoke_value.action
+        data = dict(action.data or {})
+        verb = str(action.verb or data.get("verb") or "")
+        try:
+            card = await self.h.on_action(activity, verb, data)
+        except Exception as exc:  # the user sees our words, never the exception
+            log.error("teams: card action %s failed (%s)", verb[:40], type(exc).__name__)
+            lang = await self._lang_or_en(activity)
+            card = C.note_card(msg("error", lang), lang)
+        return _card_response(card)
+
+    async def _answer_duplicate_invoke(self, turn_context: TurnContext, activity: dict[str, Any]) -> None:
+        """A redelivered click: show where the consultation is now, apply nothing."""
+        value = activity.get("value") or {}
+        data = dict((value.get("action") or {}).get("data") or {})
+        session_id = str(data.get("s") or "")
+        from bot.adapters.teams.consult import SESSION_ID, owner_of
+
+        if SESSION_ID.match(session_id):
+            card = await self.h.show(owner_of(activity), activity, session_id)
+        else:
+            card = await self.h.welcome(activity)
+        response = _card_response(card)
+        await turn_context.send_activity(
+            Activity(
+                type="invokeResponse",
+                value={"status": 200, "body": response.model_dump(mode="json", by_alias=True, exclude_none=True)},
+            )
+        )
+
+    # -- outbound ------------------------------------------------------------------------------
+
+    async def send(self, activity: dict[str, Any], card: C.Card) -> None:
+        """A new message with one card, into the conversation the activity came from."""
+        conversation = (activity.get("conversation") or {}).get("id", "")
+        try:
+            await self.client.send(str(activity.get("serviceUrl")), conversation, C.message(card))
+        except Retry as exc:  # the person can simply type again; nothing was applied twice
+            log.warning("teams: reply not delivered (%s)", exc.reason)
+
+    async def _lang_or_en(self, activity: dict[str, Any]) -> str:
+        try:
+            return await self.h.lang(activity)
+        except Exception:
+            return "en"
+
+
+def _card_response(card: C.Card) -> AdaptiveCardInvokeResponse:
+    return AdaptiveCardInvokeResponse(status_code=200, type=C.CONTENT_TYPE, value=card)
+
+
+def _strip_mentions(activity: dict[str, Any]) -> str:
+    """The typed text without `<at>EthicsBot</at>` mentions (channels, group chats)."""
+    text = str(activity.get("text") or "")
+    for entity in activity.get("entities") or []:
+        if entity.get("type") == "mention" and entity.get("text"):
+            text = text.replace(str(entity["text"]), " ")
+    return text.strip()
