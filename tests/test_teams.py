@@ -62,7 +62,9 @@ async def test_install_greets_with_what_it_is_and_the_topics(bot: TeamsBot) -> N
         assert ref.kind == "personal" and ref.tenant_id
 
 
-async def test_a_topic_word_starts_a_walk_and_clicks_update_the_card_in_place(bot: TeamsBot) -> None:
+async def test_a_topic_word_starts_a_walk_and_clicks_update_the_card_in_place(
+    bot: TeamsBot,
+) -> None:
     card = await bot.say("confidentiality")
     assert "Step 1 of 4" in texts(card)
     choose = by_verb(card, "choose")

@@ -64,10 +64,14 @@ async def test_bad_tokens_get_401_and_change_nothing(bot: TeamsBot, case: str) -
         "wrong-audience": good.token(aud="someone-elses-bot", service_url=fake.service_url),
         "alg-none": unsigned_token(),
         "hs256": jwt.encode(
-            {"iss": "https://api.botframework.com", "aud": "x"}, "s" * 40, algorithm="HS256",
+            {"iss": "https://api.botframework.com", "aud": "x"},
+            "s" * 40,
+            algorithm="HS256",
             headers={"kid": good.kid},
         ),
-        "expired": good.token(service_url=fake.service_url, exp=1_000_000, iat=999_000, nbf=999_000),
+        "expired": good.token(
+            service_url=fake.service_url, exp=1_000_000, iat=999_000, nbf=999_000
+        ),
     }
     before = _changed(bot)
     activity = message(fake.service_url, "ethics")

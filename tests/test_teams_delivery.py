@@ -93,7 +93,11 @@ async def test_reply_and_update_reach_the_connector(
     await c.reply(fake.service_url, "conv-1", first, C.message(C.note_card("in thread", "en")))
     await c.update(fake.service_url, "conv-1", first, C.message(C.note_card("changed", "en")))
     posted = await fake.wait_for(3)
-    assert [(p.method, p.activity_id) for p in posted] == [("POST", ""), ("POST", first), ("PUT", first)]
+    assert [(p.method, p.activity_id) for p in posted] == [
+        ("POST", ""),
+        ("POST", first),
+        ("PUT", first),
+    ]
     assert posted[1].body["replyToId"] == first
     assert posted[2].card["body"][1]["text"] == "changed"
 
@@ -120,8 +124,22 @@ async def test_the_teams_worker_waits_on_kinds_it_cannot_deliver_and_leaves_slac
     services = bootstrap(Settings.from_env(teams_env(sqlite_url, REPO_ROOT)))
     now = services.clock()
     with services.db.tx() as s:
-        outbox.enqueue(s, platform="teams", kind=Kind.CASE_CARD, case_id="case-1", now=now, payload={"destination": "desk"})
-        outbox.enqueue(s, platform="slack", kind=Kind.CASE_CARD, case_id="case-1", now=now, payload={"destination": "desk"})
+        outbox.enqueue(
+            s,
+            platform="teams",
+            kind=Kind.CASE_CARD,
+            case_id="case-1",
+            now=now,
+            payload={"destination": "desk"},
+        )
+        outbox.enqueue(
+            s,
+            platform="slack",
+            kind=Kind.CASE_CARD,
+            case_id="case-1",
+            now=now,
+            payload={"destination": "desk"},
+        )
     store = ConversationStore(services.db, services.clock)
     worker = Worker(services, TeamsDeliverer(services, client(http), store))
     assert await worker.tick() == 1

@@ -113,7 +113,11 @@ async def test_other_cards_validate(bot: TeamsBot, lang: str) -> None:
     welcome = await bot.say("ethics", locale=locale)  # now with an unfinished consultation
     assert by_verb(welcome, "resume")
     resumed = (await bot.press(by_verb(welcome, "resume")[0], locale=locale)).card
-    searched = (await bot.press(by_verb(welcome, "search")[0], {"describe": "gift from a client"}, locale=locale)).card
+    searched = (
+        await bot.press(
+            by_verb(welcome, "search")[0], {"describe": "gift from a client"}, locale=locale
+        )
+    ).card
     empty = (await bot.press(by_verb(welcome, "search")[0], {"describe": "  "}, locale=locale)).card
     forged = (await bot.press({"verb": "choose", "data": {"s": "nope"}}, locale=locale)).card
     for i, c in enumerate([saved, resumed, searched, empty, forged]):

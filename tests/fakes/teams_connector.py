@@ -67,11 +67,20 @@ class Keys:
         pub = self.private.public_key().public_numbers()
         self.jwks = {
             "keys": [
-                {"kty": "RSA", "use": "sig", "kid": kid, "alg": "RS256", "n": _b64(pub.n), "e": _b64(pub.e)}
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": kid,
+                    "alg": "RS256",
+                    "n": _b64(pub.n),
+                    "e": _b64(pub.e),
+                }
             ]
         }
 
-    def token(self, *, aud: str = APP_ID, iss: str = BF_ISSUER, service_url: str = "", **claims: Any) -> str:
+    def token(
+        self, *, aud: str = APP_ID, iss: str = BF_ISSUER, service_url: str = "", **claims: Any
+    ) -> str:
         now = int(time.time())
         payload = {"iss": iss, "aud": aud, "iat": now, "nbf": now - 10, "exp": now + 3600}
         if service_url:
@@ -83,14 +92,18 @@ class Keys:
 def unsigned_token(aud: str = APP_ID) -> str:
     """`alg: none`: a token with no signature at all."""
     head = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": "local-key"}).encode())
-    body = base64.urlsafe_b64encode(json.dumps({"iss": BF_ISSUER, "aud": aud, "exp": int(time.time()) + 600}).encode())
+    body = base64.urlsafe_b64encode(
+        json.dumps({"iss": BF_ISSUER, "aud": aud, "exp": int(time.time()) + 600}).encode()
+    )
     return f"{head.rstrip(b'=').decode()}.{body.rstrip(b'=').decode()}."
 
 
 class StubTokens(AnonymousTokenProvider):
     """The outbound token source in tests: a fixed string, no call to Entra."""
 
-    async def get_access_token(self, resource_url: str, scopes: list[str], force_refresh: bool = False) -> str:
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
         return OUTBOUND_TOKEN
 
 
@@ -144,14 +157,15 @@ class FakeConnector:
     def fault(self, *faults: Fault) -> None:
         self.faults.extend(faults)
 
-    async def start(self) -> FakeConnector:
+    async def start(self, port: int = 0) -> FakeConnector:
         self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/v3/conversations/{conv}/activities", self._post)
         app.router.add_post("/v3/conversations/{conv}/activities/{aid}", self._post)
         app.router.add_put("/v3/conversations/{conv}/activities/{aid}", self._post)
         app.router.add_get("/keys", self._keys)
-        self.runner, port = await serve(app)
+        app.router.add_get("/_posted", self._posted)
+        self.runner, port = await serve(app, port)
         self.url = f"http://127.0.0.1:{port}"
         return self
 
@@ -168,6 +182,15 @@ class FakeConnector:
             )
         return self.posted
 
+    async def _posted(self, request: web.Request) -> web.Response:
+        """What the bot sent so far (scripts/teams_send.py reads the last card here)."""
+        return web.json_response(
+            [
+                {"method": p.method, "conversation": p.conversation, "body": p.body}
+                for p in self.posted
+            ]
+        )
+
     async def _keys(self, request: web.Request) -> web.Response:
         return web.json_response(self.keys.jwks)
 
@@ -179,7 +202,9 @@ class FakeConnector:
                 await asyncio.sleep(fault.delay)
             if fault.status:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-                return web.json_response({"error": {"code": "fault"}}, status=fault.status, headers=headers)
+                return web.json_response(
+                    {"error": {"code": "fault"}}, status=fault.status, headers=headers
+                )
         body = await request.json()
         conv = request.match_info["conv"]
         aid = request.match_info.get("aid", "")
@@ -241,7 +266,9 @@ def installed(service_url: str, **kw: Any) -> dict[str, Any]:
     )
 
 
-def click(service_url: str, action: dict[str, Any], inputs: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
+def click(
+    service_url: str, action: dict[str, Any], inputs: dict[str, str] | None = None, **kw: Any
+) -> dict[str, Any]:
     """The invoke Teams sends for an Action.Execute (inputs merged into its data)."""
     data = {**action.get("data", {}), **(inputs or {})}
     return activity(
@@ -341,7 +368,9 @@ class TeamsBot:
         posted = await self.fake.wait_for(before + 1)
         return posted[before].card
 
-    async def press(self, action: dict[str, Any], inputs: dict[str, str] | None = None, **kw: Any) -> Answer:
+    async def press(
+        self, action: dict[str, Any], inputs: dict[str, str] | None = None, **kw: Any
+    ) -> Answer:
         return await self.post(click(self.fake.service_url, action, inputs, **kw))
 
 

@@ -121,7 +121,9 @@ class EthicsAgent(ActivityHandler):
             card = C.note_card(msg("error", lang), lang)
         return _card_response(card)
 
-    async def _answer_duplicate_invoke(self, turn_context: TurnContext, activity: dict[str, Any]) -> None:
+    async def _answer_duplicate_invoke(
+        self, turn_context: TurnContext, activity: dict[str, Any]
+    ) -> None:
         """A redelivered click: show where the consultation is now, apply nothing."""
         value = activity.get("value") or {}
         data = dict((value.get("action") or {}).get("data") or {})
@@ -136,7 +138,10 @@ class EthicsAgent(ActivityHandler):
         await turn_context.send_activity(
             Activity(
                 type="invokeResponse",
-                value={"status": 200, "body": response.model_dump(mode="json", by_alias=True, exclude_none=True)},
+                value={
+                    "status": 200,
+                    "body": response.model_dump(mode="json", by_alias=True, exclude_none=True),
+                },
             )
         )
 

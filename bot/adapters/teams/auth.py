@@ -10,6 +10,7 @@ point the key lookup at a local JWKS (the SDK fixes the Bot Framework JWKS URL p
 from __future__ import annotations
 
 import logging
+
 from aiohttp import web
 from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, ClaimsIdentity
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
@@ -27,7 +28,7 @@ class _FixedKeys(_JwkClientManager):
     """Looks every signing key up in one JWKS (a local one in tests)."""
 
     def __init__(self, jwks_url: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.jwks_url = jwks_url
 
     def _get_jwk_client(self, jwks_uri: str) -> _JwkClientCacheEntry:

@@ -75,7 +75,9 @@ def typed(value: str, *, label: str = "", **style: Any) -> dict[str, Any]:
     return {"type": "RichTextBlock", "inlines": runs}
 
 
-def execute(title: str, verb: str, data: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def execute(
+    title: str, verb: str, data: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     action: dict[str, Any] = {
         "type": "Action.Execute",
         "title": _clip(title, 75),
@@ -132,9 +134,7 @@ def _option_row(label: str, i: int, lang: str, data: dict[str, Any]) -> dict[str
                 "items": [
                     {
                         "type": "ActionSet",
-                        "actions": [
-                            execute("选择" if lang == "zh" else "Choose", V_CHOOSE, data)
-                        ],
+                        "actions": [execute("选择" if lang == "zh" else "Choose", V_CHOOSE, data)],
                     }
                 ],
             },
@@ -163,9 +163,7 @@ def outcome_blocks(o: OutcomeReply, lang: str) -> list[dict[str, Any]]:
     ]
     if o.cites:
         blocks.append(text(msg("cites", lang), weight="Bolder", spacing="Medium"))
-        blocks.append(
-            text("\n".join(f"- **{c.id}** {c.title} — _{c.source}_" for c in o.cites))
-        )
+        blocks.append(text("\n".join(f"- **{c.id}** {c.title} — _{c.source}_" for c in o.cites)))
     if o.reflect:
         blocks.append(text(msg("reflect", lang), weight="Bolder", spacing="Medium"))
         blocks.append(text("\n".join(f"- {r}" for r in o.reflect)))
@@ -319,7 +317,9 @@ def welcome_card(
                             "items": [
                                 {
                                     "type": "ActionSet",
-                                    "actions": [execute(msg("resume", lang), V_RESUME, {"s": s.id})],
+                                    "actions": [
+                                        execute(msg("resume", lang), V_RESUME, {"s": s.id})
+                                    ],
                                 }
                             ],
                         },
@@ -329,8 +329,10 @@ def welcome_card(
     body.append(text(msg("start", lang), weight="Bolder", separator=True))
     ordered = sorted(trees, key=lambda t: t.topic != "triage")
     for t in ordered:
-        title = f"🤔 **{msg('not_sure', lang)}** — {t.title}" if t.topic == "triage" else (
-            f"**{t.title}**"
+        title = (
+            f"🤔 **{msg('not_sure', lang)}** — {t.title}"
+            if t.topic == "triage"
+            else (f"**{t.title}**")
         )
         body.append(
             {
@@ -398,7 +400,10 @@ def search_card(found: Findings, lang: str, *, notice: str = "") -> Card:
                             "type": "Column",
                             "width": "stretch",
                             # the why-words are what the person typed: inert text only
-                            "items": [text(f"**{g.title}**"), typed(why_line(g, lang), italic=True)],
+                            "items": [
+                                text(f"**{g.title}**"),
+                                typed(why_line(g, lang), italic=True),
+                            ],
                         },
                         {
                             "type": "Column",

@@ -130,7 +130,7 @@ class ConnectorClient:
         raise Retry(f"teams {what}: {reason}", after)
 
     def _backoff(self, attempt: int) -> float:
-        return self.base_delay * (2 ** (attempt - 1)) * (0.5 + random.random())
+        return float(self.base_delay * (2 ** (attempt - 1)) * (0.5 + random.random()))
 
 
 def _base(service_url: str) -> str:

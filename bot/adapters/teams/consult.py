@@ -77,7 +77,11 @@ class TeamsConsultations:
                 handoff = tree.title.get(lang) if tree else None
         try:
             return C.walk_card(
-                turn.replies, turn.state.id, lang, record=record, handoff_title=handoff,
+                turn.replies,
+                turn.state.id,
+                lang,
+                record=record,
+                handoff_title=handoff,
                 notice=notice,
             )
         except ValueError:  # an unusually long record: the outcome alone still fits
@@ -136,7 +140,9 @@ class TeamsConsultations:
         if verb == C.V_SEARCH:
             text = str(data.get(C.DESCRIBE) or "")
             if not text.strip():
-                return await self.welcome(activity, notice=msg("search_empty", await self.lang(activity)))
+                return await self.welcome(
+                    activity, notice=msg("search_empty", await self.lang(activity))
+                )
             return await self.search(activity, text)
         if verb == C.V_START:
             tree_id = str(data.get("t") or "")
@@ -159,7 +165,7 @@ class TeamsConsultations:
         node = str(data.get("n") or "")
         try:
             version = int(data.get("v"))  # type: ignore[arg-type]
-            option = int(data.get("o", -1))  # type: ignore[arg-type]
+            option = int(data.get("o", -1))
         except (TypeError, ValueError):
             return await self.forged(activity, verb, "malformed version")
         if not NODE_ID.match(node):
@@ -180,7 +186,9 @@ class TeamsConsultations:
             return await self.refused(owner, activity, session_id, exc)
         return await self.walk(owner, turn)
 
-    async def show(self, owner: str, activity: dict[str, Any], session_id: str, notice: str = "") -> C.Card:
+    async def show(
+        self, owner: str, activity: dict[str, Any], session_id: str, notice: str = ""
+    ) -> C.Card:
         try:
             turn = await self.call(self.service.view, owner, session_id)
         except Refused as exc:

@@ -60,12 +60,12 @@ class TeamsDeliverer:
     async def post(self, conversation_id: str, card: C.Card, summary: str = "") -> dict[str, str]:
         """Post one card proactively; the result row keeps where it is (for later updates)."""
         ref = await self.reference(conversation_id)
-        activity_id = await self.client.send(ref.service_url, ref.conversation_id, C.message(card, summary))
+        activity_id = await self.client.send(
+            ref.service_url, ref.conversation_id, C.message(card, summary)
+        )
         return {"conversation": ref.conversation_id, "activity": activity_id}
 
-    async def update(
-        self, conversation_id: str, activity_id: str, card: C.Card
-    ) -> dict[str, str]:
+    async def update(self, conversation_id: str, activity_id: str, card: C.Card) -> dict[str, str]:
         """Replace a posted card for everyone in the conversation."""
         ref = await self.reference(conversation_id)
         await self.client.update(ref.service_url, ref.conversation_id, activity_id, C.message(card))

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -91,7 +91,9 @@ async def api_messages(request: web.Request) -> web.StreamResponse:
     return response if response is not None else web.Response(status=202)
 
 
-def _turn_error(client: ConnectorClient):  # noqa: ANN202 - the SDK's callback type
+def _turn_error(
+    client: ConnectorClient,
+) -> Callable[[TurnContext, Exception], Awaitable[None]]:
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         """Log the type only (never the text: it may quote what someone typed); tell the
         user in our words; for a click, answer with a card so Teams shows no error."""

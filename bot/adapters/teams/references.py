@@ -35,9 +35,7 @@ class ConversationRef:
         if not conv.get("id") or not service_url:
             return None
         channel_data = activity.get("channelData") or {}
-        tenant = str(
-            conv.get("tenantId") or (channel_data.get("tenant") or {}).get("id") or ""
-        )
+        tenant = str(conv.get("tenantId") or (channel_data.get("tenant") or {}).get("id") or "")
         team = str((channel_data.get("team") or {}).get("id") or "")
         kind = str(conv.get("conversationType") or ("channel" if team else "personal"))
         return cls(
@@ -83,6 +81,10 @@ class ConversationStore:
             if row is None:
                 return None
             return ConversationRef(
-                row.conversation_id, row.service_url, row.tenant_id, row.kind, row.team_id,
+                row.conversation_id,
+                row.service_url,
+                row.tenant_id,
+                row.kind,
+                row.team_id,
                 row.bot_id,
             )
