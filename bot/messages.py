@@ -409,8 +409,6 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "Saved. Type **ethics** in this chat any time to resume.",
         "zh": "已保存。随时在此对话中输入 **ethics** 即可继续。",
     },
-    "teams_step": {"en": "Step {n} of 4", "zh": "第 {n} 步，共 4 步"},
-    "teams_choose_one": {"en": "Choose one", "zh": "请选择一项"},
     "teams_answer_needed": {
         "en": "Please type an answer before continuing.",
         "zh": "请先输入回答再继续。",
@@ -425,7 +423,6 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "EthicsBot stores your consultations under a pseudonym.",
         "zh": "Microsoft 365 会自行记录你与本应用的对话；道德助手以化名保存你的咨询。",
     },
-    "teams_decision_record": {"en": "Your decision record", "zh": "你的决策记录"},
     "teams_done": {
         "en": "Done. Type **ethics** for another consultation.",
         "zh": "已完成。输入 **ethics** 开始新的咨询。",

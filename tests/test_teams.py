@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.storage.tables import SeenEventRow, SessionRow, TeamsConversationRow
-from tests.conftest import FIXTURE_CONTENT, ROOT
+from tests.conftest import ROOT
 from tests.fakes.teams_connector import (
     FakeConnector,
     Fault,
@@ -177,5 +177,30 @@ async def test_a_body_that_is_not_an_activity_gets_400(bot: TeamsBot) -> None:
     assert (await bot.post({"type": 5, "conversation": "x"})).status == 400
 
 
-def test_fixture_content_exists() -> None:
-    assert FIXTURE_CONTENT.exists()
+async def test_a_channel_install_is_remembered_and_channels_get_no_consultation(
+    bot: TeamsBot,
+) -> None:
+    channel = "19:desk@thread.tacv2"
+    team = {"team": {"id": "19:team@thread.tacv2"}, "tenant": {"id": "t-1"}}
+    await bot.post(
+        installed(
+            bot.fake.service_url,
+            conversation=channel,
+            conversation_type="channel",
+            channelData=team,
+        )
+    )
+    with bot.services.db.read() as s:
+        ref = s.get(TeamsConversationRow, channel)
+        assert ref is not None and ref.kind == "channel" and ref.team_id == "19:team@thread.tacv2"
+    assert bot.fake.posted == []  # no welcome card into a channel
+    card = await bot.say(
+        "<at>EthicsBot</at> confidentiality",
+        conversation=channel,
+        conversation_type="channel",
+        channelData=team,
+        entities=[{"type": "mention", "text": "<at>EthicsBot</at>"}],
+    )
+    assert "personal chat" in texts(card)
+    with bot.services.db.read() as s:
+        assert s.scalars(select(SessionRow)).first() is None

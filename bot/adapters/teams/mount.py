@@ -134,6 +134,10 @@ def mount(app: web.Application, services: Services) -> None:
                 "token (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED). "
                 "For local use only; never expose this instance."
             )
+            # said once above; the SDK would repeat "App ID is not provided" on every turn
+            logging.getLogger(
+                "microsoft_agents.hosting.core.connector.client.user_token_client"
+            ).setLevel(logging.ERROR)
         app[GUARD] = TokenGuard(config, jwks_url=app.get(JWKS_URL, ""))
         app[HTTP] = aiohttp.ClientSession()
         tokens: Tokens = no_token
