@@ -1,7 +1,7 @@
 """teams conversation references: where the Teams bot can post proactively
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 03:40:00
 
 One row per Teams conversation the app was installed in or spoken to in (personal chat,
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
