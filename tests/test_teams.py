@@ -204,3 +204,17 @@ async def test_a_channel_install_is_remembered_and_channels_get_no_consultation(
     assert "personal chat" in texts(card)
     with bot.services.db.read() as s:
         assert s.scalars(select(SessionRow)).first() is None
+
+
+async def test_a_walk_continues_after_a_restart(sqlite_url: str, connector: FakeConnector) -> None:
+    first = await start(sqlite_url, connector)
+    card = await first.say("confidentiality")
+    await first.stop()
+    second = await start(sqlite_url, connector)  # a new process on the same database
+    try:
+        step = (await second.press(by_verb(card, "choose")[0])).card
+        assert "Step 2 of 4" in texts(step) and "already answered" not in texts(step)
+        welcome = await second.say("ethics")
+        assert by_verb(welcome, "resume")  # the unfinished walk is offered
+    finally:
+        await second.stop()

@@ -94,3 +94,35 @@ async def test_a_bad_token_is_refused_before_the_body_is_read(bot: TeamsBot) -> 
     """Even a body that is not JSON gets 401 (not 400) without a valid token."""
     answer = await bot.post(None, token="abc.def.ghi", raw=b"{not json")
     assert answer.status == 401
+
+
+async def test_one_server_serves_both_and_the_token_check_is_on_teams_route_only(
+    sqlite_url: str,
+) -> None:
+    from tests.fakes.signing import command_body, signed_headers
+    from tests.fakes.slack_api import FakeSlack
+    from tests.harness import slack_env
+
+    slack = FakeSlack()
+    await slack.start()
+    fake = await FakeConnector().start()
+    env = {
+        **slack_env(sqlite_url, slack.url, REPO_ROOT),
+        **teams_env(sqlite_url, REPO_ROOT, anonymous=False),
+    }
+    settings = Settings.from_env(env)
+    assert settings.platforms == ("slack", "teams")
+    b = await TeamsBot(bootstrap(settings), fake, signed=True).start()
+    try:
+        body = command_body("help")
+        async with b.http.post(
+            b.url + "/slack/events", data=body.encode(), headers=signed_headers(body)
+        ) as r:
+            assert r.status == 200  # Slack's signed request, no Bot Framework token
+        assert (await b.post(message(fake.service_url, "help"), token="abc.def.ghi")).status == 401
+        card = await b.say("help")
+        assert "lang zh" in texts(card)
+    finally:
+        await b.stop()
+        await fake.stop()
+        await slack.stop()
