@@ -389,26 +389,6 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "收集信息、评估选择、做出决策并反思。这个对话只在你和我之间。我**不是**举报热线，"
         "也**不是**法律意见；如情况紧急，请直接联系合规官。",
     },
-    "teams_help": {
-        "en": "Type in this chat:\n"
-        "- **ethics** — pick a topic\n"
-        "- a topic word (**confidentiality**, **fair**, **honesty**, **gift**, **triage** …) "
-        "— start straight away\n"
-        "- or describe your situation in your own words — I suggest guides (nothing you type "
-        "is saved)\n"
-        "- **lang zh** / **lang en** — language\n"
-        "- **help** — this text",
-        "zh": "在此对话中输入：\n"
-        "- **ethics** — 选择主题\n"
-        "- 主题词（如 **保密**、**公平**、**诚信**、**礼品**、**不确定**）— 直接开始\n"
-        "- 或用自己的话描述你的情况 — 我会推荐指引（你输入的内容不会被保存）\n"
-        "- **lang zh** / **lang en** — 切换语言\n"
-        "- **help** — 查看本说明",
-    },
-    "teams_saved": {
-        "en": "Saved. Type **ethics** in this chat any time to resume.",
-        "zh": "已保存。随时在此对话中输入 **ethics** 即可继续。",
-    },
     "teams_answer_needed": {
         "en": "Please type an answer before continuing.",
         "zh": "请先输入回答再继续。",
@@ -417,11 +397,6 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "Consultations happen in our personal chat, so they stay private. "
         "Open a chat with EthicsBot and type **ethics** there.",
         "zh": "咨询在与道德助手的私聊中进行，以保证私密。请打开与道德助手的对话并输入 **ethics**。",
-    },
-    "teams_privacy": {
-        "en": "Microsoft 365 keeps its own record that you chatted with the app; "
-        "EthicsBot stores your consultations under a pseudonym.",
-        "zh": "Microsoft 365 会自行记录你与本应用的对话；道德助手以化名保存你的咨询。",
     },
     "teams_done": {
         "en": "Done. Type **ethics** for another consultation.",

@@ -27,8 +27,8 @@ from bot.adapters.teams import cards as C
 from bot.adapters.teams.connector import ConnectorClient
 from bot.adapters.teams.consult import TeamsConsultations
 from bot.adapters.teams.references import ConversationRef, ConversationStore
+from bot.adapters.teams.text import msg
 from bot.delivery.worker import Retry
-from bot.messages import msg
 from bot.service import ConsultationService
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot.adapters.teams.text import msg
 from bot.core.replies import (
     Ask,
     AskText,
@@ -26,7 +27,6 @@ from bot.core.replies import (
     StepHeader,
     Weigh,
 )
-from bot.messages import msg
 from bot.search import Findings, why_line
 from bot.service import SessionInfo, TreeInfo
 
@@ -294,7 +294,7 @@ def welcome_card(
     body.append(text(msg("app_name", lang), size="Large", weight="Bolder"))
     if greeting:
         body.append(text(msg("teams_welcome", lang)))
-        body.append(text(msg("teams_privacy", lang), isSubtle=True))
+        body.append(text(msg("privacy_note", lang) + ".", isSubtle=True))
     else:
         body.append(text(msg("pick_topic", lang)))
     if contact:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from bot.adapters.teams import cards as C
+from bot.adapters.teams.text import msg
 from bot.core.engine import Turn
 from bot.core.replies import OutcomeReply
-from bot.messages import msg
 from bot.search import find_guides
 from bot.service import Action, ConsultationService, Refused
 
@@ -116,7 +116,7 @@ class TeamsConsultations:
             return await self.welcome(activity)
         if first in HELP and len(words) == 1:
             lang = await self.lang(activity)
-            return C.note_card(msg("teams_help", lang), lang)
+            return C.note_card(msg("help", lang), lang)
         if first == "lang" and len(words) == 2 and words[1].lower() in ("en", "zh"):
             lang = words[1].lower()
             await self.call(self.service.set_lang, owner, lang)
@@ -161,7 +161,7 @@ class TeamsConsultations:
             return await self.show(owner, activity, session_id)
         if verb == C.V_SAVE:
             lang = await self.lang(activity)
-            return C.note_card(msg("teams_saved", lang), lang)
+            return C.note_card(msg("saved", lang), lang)
         node = str(data.get("n") or "")
         try:
             version = int(data.get("v"))  # type: ignore[arg-type]

@@ -39,9 +39,9 @@ from bot.adapters.teams.connector import (
 from bot.adapters.teams.consult import locale_lang
 from bot.adapters.teams.delivery import TeamsDeliverer
 from bot.adapters.teams.references import ConversationStore
+from bot.adapters.teams.text import msg
 from bot.bootstrap import Services
 from bot.delivery.worker import Retry, Worker
-from bot.messages import msg
 
 log = logging.getLogger(__name__)
 
