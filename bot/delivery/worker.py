@@ -150,6 +150,7 @@ async def run_timers(services: Services, stop: asyncio.Event, every: float = 30.
         try:
             await asyncio.to_thread(services.cases.remind)
             await asyncio.to_thread(services.exercises.tick)
+            await asyncio.to_thread(services.reflection.tick)
         except Exception:
             log.exception("timers failed; retrying")
         with contextlib.suppress(TimeoutError):
