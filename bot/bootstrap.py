@@ -12,6 +12,8 @@ from bot.content import ContentSource
 from bot.delivery.signals import Signals
 from bot.exercises.service import ExerciseService
 from bot.identity import derive_key, make_pseudonymizer
+from bot.reflection.policy import PolicyFile
+from bot.reflection.service import ReflectionService
 from bot.reports.service import ReportService
 from bot.service import Clock, ConsultationService, utcnow
 from bot.storage.db import Database, upgrade
@@ -26,6 +28,7 @@ class Services:
     consult: ConsultationService
     cases: CaseService
     exercises: ExerciseService
+    reflection: ReflectionService
     roles: Roles
     clock: Clock
     signals: Signals
@@ -74,6 +77,15 @@ def bootstrap(
         desks=lambda: settings.desks,
         signals=signals,
     )
+    reflection = ReflectionService(
+        db=db,
+        content=content,
+        policy=PolicyFile(settings.content),
+        clock=clock,
+        pseudonym=pseudonym,
+        signals=signals,
+    )
+    consult.on_outcome = reflection.schedule
     return Services(
         settings=settings,
         db=db,
@@ -81,6 +93,7 @@ def bootstrap(
         consult=consult,
         cases=cases,
         exercises=exercises,
+        reflection=reflection,
         roles=role_map,
         clock=clock,
         signals=signals,

@@ -358,6 +358,8 @@ def _report(args: argparse.Namespace) -> int:
     from bot.service import utcnow
 
     now = utcnow()
+    if args.report_command == "reflection":
+        return _report_reflection(args)
     if args.report_command == "monthly":
         from bot.storage.db import Database, upgrade
 
@@ -375,6 +377,24 @@ def _report(args: argparse.Namespace) -> int:
         data = export.exercises(
             bootstrap(Settings.from_env()).exercises, now, args.format, args.lang
         )
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out} ({len(data)} bytes)")
+    return 0
+
+
+def _report_reflection(args: argparse.Namespace) -> int:
+    """`report reflection`: answers per tree and outcome, k >= 5, lessons only on request."""
+    from bot.reflection.report import aggregates, to_csv
+    from bot.service import utcnow
+    from bot.storage.db import Database, upgrade
+
+    db = Database(Settings.from_env().database_url)
+    upgrade(db.engine)
+    items = aggregates(db, utcnow, with_learned=args.with_learned, actor="cli:report")
+    data = to_csv(items, with_learned=args.with_learned)
+    if args.out in (None, "-"):
+        sys.stdout.write(data.decode())
+        return 0
     Path(args.out).write_bytes(data)
     print(f"wrote {args.out} ({len(data)} bytes)")
     return 0
@@ -492,6 +512,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="file to write")
         p.add_argument("--lang", choices=["en", "zh"], default="en")
         p.set_defaults(func=_report)
+    rrf = rps.add_parser("reflection", help="reflection follow-up answers per tree and outcome")
+    rrf.add_argument("--format", choices=["csv"], default="csv")
+    rrf.add_argument("--out", help="file to write (default: standard output)")
+    rrf.add_argument(
+        "--with-learned",
+        action="store_true",
+        help="add the one-line lessons (only for groups of at least 5 answers; audited)",
+    )
+    rrf.set_defaults(func=_report)
 
     a = sub.add_parser("audit", help="audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)

@@ -408,6 +408,61 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "该按钮已失效，未作任何更改。输入 **ethics** 重新开始。",
     },
     # -- end of teams ----------------------------------------------------------------------
+    # reflection ------------------------------------------------------------------------------
+    "reflect_ask": {
+        "en": "{days} days ago you thought through **{title}** with EthicsBot and chose: "
+        "_{headline}_. How did it turn out? Two quick questions, private to you.",
+        "zh": "{days} 天前，你用道德助手梳理了“{title}”，结论是：_{headline}_。"
+        "后来结果如何？两个简短问题，只有你自己能看到。",
+    },
+    "reflect_answer": {"en": "Answer", "zh": "回答"},
+    "reflect_stop": {"en": "Don't ask me again", "zh": "不再询问我"},
+    "reflect_title": {"en": "How did it turn out?", "zh": "结果如何？"},
+    "reflect_turned_out": {"en": "How did it turn out?", "zh": "事情的结果如何？"},
+    "reflect_better": {"en": "Better than expected", "zh": "比预期好"},
+    "reflect_as_expected": {"en": "As expected", "zh": "和预期一样"},
+    "reflect_worse": {"en": "Worse than expected", "zh": "比预期差"},
+    "reflect_same": {
+        "en": "Would you decide the same again?",
+        "zh": "再来一次，你还会这样决定吗？",
+    },
+    "reflect_yes": {"en": "Yes", "zh": "会"},
+    "reflect_no": {"en": "No", "zh": "不会"},
+    "reflect_learned": {
+        "en": "One thing you learned (optional)",
+        "zh": "你学到的一点（可选）",
+    },
+    "reflect_learned_hint": {
+        "en": "One line. Trainers only ever see it among at least five answers, never with "
+        "your name.",
+        "zh": "一句话即可。培训人员只会在至少五份回答中看到它，且不会看到你的名字。",
+    },
+    "reflect_thanks": {
+        "en": "Thank you. Looking back is how the method's fourth step ends.",
+        "zh": "谢谢。回顾反思，正是方法第四步的最后一环。",
+    },
+    "reflect_worse_offer": {
+        "en": "It turned out worse. If something is wrong now, you can tell compliance at once: "
+        "named, confidential or anonymous.",
+        "zh": "结果比预期差。如果现在有问题，你可以立即告知合规部门：实名、保密或匿名均可。",
+    },
+    "reflect_report": {"en": "Report to compliance", "zh": "报告合规部门"},
+    "reflect_pick": {"en": "Please choose one.", "zh": "请选择一项。"},
+    "reflect_opted_out": {
+        "en": "Done: EthicsBot will not ask you how decisions turned out again.",
+        "zh": "好的：道德助手不会再询问你决定的后续结果。",
+    },
+    "reflect_home": {
+        "en": "**Follow-ups.** About two weeks after a consultation, EthicsBot asks privately "
+        "how it turned out. You can turn this off for good.",
+        "zh": "**后续回访。** 咨询结束约两周后，道德助手会私下询问你结果如何。"
+        "你可以永久关闭此功能。",
+    },
+    "reflect_gone": {
+        "en": "This follow-up is no longer available (the consultation was deleted).",
+        "zh": "此回访已失效（相关咨询已删除）。",
+    },
+    # -- end of reflection --------------------------------------------------------------------
 }
 
 

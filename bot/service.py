@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.content import ContentSource
-from bot.core.engine import Engine, EngineError, InvalidAction, StaleAction, Turn
+from bot.core.engine import Engine, EngineError, InvalidAction, OutcomeReached, StaleAction, Turn
 from bot.core.model import Dilemma
 from bot.core.replies import DecisionRecord
 from bot.core.session import SessionState
@@ -32,6 +33,8 @@ from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# called in the transaction that records an outcome: (tx, platform identity, session, event)
+OutcomeHook = Callable[[Session, str, SessionState, OutcomeReached], None]
 
 
 def utcnow() -> datetime:
@@ -122,6 +125,7 @@ class ConsultationService:
         self.clock = clock
         self.who = pseudonym or make_pseudonymizer(derive_key(""))
         self.new_id = new_id
+        self.on_outcome: OutcomeHook | None = None  # the reflection follow-up (bootstrap)
 
     # -- content ------------------------------------------------------------------------------
 
@@ -276,6 +280,9 @@ class ConsultationService:
                 raise Refused("stale", "concurrent update")
             if turn.state.status == "finished":
                 counters.bump(s, "consultations-finished")
+                for event in turn.events:
+                    if self.on_outcome is not None:
+                        self.on_outcome(s, owner, turn.state, event)
         return turn
 
     def record(self, owner: str, session_id: str) -> DecisionRecord:

@@ -38,6 +38,7 @@ class Kind(StrEnum):
     EXERCISE_POST = "exercise_post"  # payload: {"post_id": str}
     EXERCISE_REVEAL = "exercise_reveal"  # payload: {"post_id": str}
     MONTHLY_REPORT = "monthly_report"  # payload: {"month": "YYYY-MM"}
+    REFLECTION_ASK = "reflection_ask"  # payload: {"session_id": str}; the person's platform
 
 
 # the payload keys each kind must carry, checked when the row is written
@@ -47,6 +48,7 @@ REQUIRED: dict[Kind, tuple[str, ...]] = {
     Kind.EXERCISE_POST: ("post_id",),
     Kind.EXERCISE_REVEAL: ("post_id",),
     Kind.MONTHLY_REPORT: ("month",),
+    Kind.REFLECTION_ASK: ("session_id",),
 }
 CASE_KINDS = frozenset(
     {Kind.CASE_CARD, Kind.CARD_UPDATE, Kind.REMINDER, Kind.RELAY_QUESTION, Kind.NOTIFY_ASSIGNEE}

@@ -151,6 +151,7 @@ async def run_timers(services: Services, stop: asyncio.Event, every: float = 30.
             await asyncio.to_thread(services.cases.remind)
             await asyncio.to_thread(services.exercises.tick)
             await asyncio.to_thread(services.reports.tick)
+            await asyncio.to_thread(services.reflection.tick)
         except Exception:
             log.exception("timers failed; retrying")
         with contextlib.suppress(TimeoutError):

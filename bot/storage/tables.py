@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -262,3 +262,44 @@ class TeamsConversationRow(Base):
     team_id: Mapped[str] = mapped_column(String(300), default="")
     bot_id: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class ReflectionRow(Base):
+    """The reflection follow-up of one finished consultation: scheduled, asked, answered.
+
+    Keyed by the consultation and deleted with it (ON DELETE CASCADE): a purged consultation,
+    or the one an anonymous report unlinked, leaves no follow-up and no answer behind.
+    `owner` is the consultation's pseudonym; `address` is the platform identity the ask is
+    sent to, kept only until it is sent (or skipped), never after."""
+
+    __tablename__ = "reflections"
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(160))
+    tree_id: Mapped[str] = mapped_column(String(64))
+    tree_version: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(64))  # the outcome node
+    severity: Mapped[str] = mapped_column(String(16))
+    escalation: Mapped[str] = mapped_column(String(16))  # effective, at the outcome
+    lang: Mapped[str] = mapped_column(String(8))
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime())  # when the outcome was reached
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # scheduled|queued|asked|answered|skipped
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    turned_out: Mapped[str | None] = mapped_column(String(16))  # better|as_expected|worse
+    same_again: Mapped[bool | None] = mapped_column()
+    learned: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_reflections_due", "status", "due_at"),)
+
+
+class ReflectionOptOutRow(Base):
+    """People (by pseudonym) who asked never to be sent a reflection follow-up again."""
+
+    __tablename__ = "reflection_optouts"
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

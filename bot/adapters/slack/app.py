@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.case_listeners import register_cases
 from bot.adapters.slack.exercise_listeners import register_exercises
 from bot.adapters.slack.listeners import Deferred, register
+from bot.adapters.slack.reflection_listeners import register_reflection
 from bot.bootstrap import Services
 
 log = logging.getLogger(__name__)
@@ -68,4 +69,5 @@ def build_slack_app(
     consult = register(app, services.consult, deferred, settings.compliance_contact)
     register_cases(app, consult, services.cases, deferred)
     register_exercises(app, consult, services.exercises, deferred)
+    register_reflection(app, consult, services.reflection, deferred)
     return app

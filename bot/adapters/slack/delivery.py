@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import case_blocks as CB
 from bot.adapters.slack import exercise_blocks as XB
+from bot.adapters.slack import reflection_blocks as RB
 from bot.adapters.slack.text import msg
 from bot.bootstrap import Services
 from bot.delivery.outbox import Job, Kind
@@ -55,6 +56,7 @@ class SlackDeliverer:
             Kind.EXERCISE_POST: self._exercise_post,
             Kind.EXERCISE_REVEAL: self._exercise_reveal,
             Kind.MONTHLY_REPORT: self._monthly_report,
+            Kind.REFLECTION_ASK: self._reflection_ask,
         }
         try:
             return await handlers[job.kind](job)
@@ -312,3 +314,20 @@ class SlackDeliverer:
             if not cursor:
                 return False
         return False
+
+    async def _reflection_ask(self, job: Job) -> dict[str, str]:
+        """The follow-up DM. Re-checked at delivery: a consultation purged or a person who
+        opted out since the row was queued gets nothing."""
+        session_id = str(job.payload["session_id"])
+        ask = await asyncio.to_thread(self.s.reflection.pending, session_id)
+        if ask is None:
+            return {"sent": "skipped"}
+        user = _user(ask.address)
+        if user is None:  # not a Slack identity: nobody to reach here
+            await asyncio.to_thread(self.s.reflection.drop, session_id)
+            return {"sent": "skipped"}
+        await self.client.chat_postMessage(
+            channel=user, text=RB.ask_fallback(ask), blocks=RB.ask_blocks(ask)
+        )
+        await asyncio.to_thread(self.s.reflection.mark_asked, session_id)
+        return {"sent": "dm"}
