@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import sys
 from pathlib import Path
 
@@ -101,21 +100,40 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     settings.check_platforms()
-    port = args.port or int(os.environ.get("PORT") or 3000)
-    if args.workers <= 1:
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, not {args.workers}")
+    settings.check_production(workers=args.workers, log_level=args.log[1])
+    raw_port = os.environ.get("PORT") or "3000"
+    if not args.port and not raw_port.isdigit():
+        raise ConfigError(f"PORT must be a port number, not {raw_port!r}")
+    port = args.port or int(raw_port)
+    if args.workers == 1:
         _serve_one(settings, args.host, port, reuse_port=False)
         return 0
-    return _serve_many(settings, args.host, port, args.workers)
+    return _serve_many(settings, args.host, port, args.workers, args.log)
 
 
-def _serve_one(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
+def _serve_one(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool,
+    log: tuple[str, int] | None = None,
+) -> None:
     from bot.bootstrap import bootstrap
     from bot.web import run
 
+    if log is not None:  # a spawned worker starts with logging unconfigured
+        from bot.ops.logs import configure
+
+        configure(*log)
     run(settings, bootstrap(settings), host, port, reuse_port=reuse_port)
 
 
-def _serve_many(settings: Settings, host: str, port: int, workers: int) -> int:
+def _serve_many(
+    settings: Settings, host: str, port: int, workers: int, log: tuple[str, int]
+) -> int:
     """N processes on one port (SO_REUSEPORT): the kernel spreads connections over them.
     Nothing is kept in process memory, so any process may take any request."""
     import multiprocessing
@@ -131,7 +149,10 @@ def _serve_many(settings: Settings, host: str, port: int, workers: int) -> int:
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(
-            target=_serve_one, args=(child, host, port), kwargs={"reuse_port": True}, daemon=False
+            target=_serve_one,
+            args=(child, host, port),
+            kwargs={"reuse_port": True, "log": log},
+            daemon=False,
         )
         for _ in range(workers)
     ]
@@ -533,10 +554,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    import os
+
+    from bot.ops.logs import LogSettingError, configure, log_options
+
+    try:
+        # the web process logs JSON for log shippers; commands people run read text
+        args.log = log_options(
+            os.environ,
+            default_format="json" if args.command == "serve" else "text",
+            verbose=args.verbose,
+        )
+    except LogSettingError as exc:
+        print(f"ethicsbot: {exc}", file=sys.stderr)
+        return 2
+    configure(*args.log)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,11 @@ class ConfigError(Exception):
 
 
 _TRUE = ("1", "true", "yes")
+ENVIRONMENTS = ("", "development", "test", "production")
+# signing secrets that appear in our docs, examples and tests: never a real deployment's
+DEFAULT_SECRETS = frozenset(
+    {"...", "local-secret", "test-signing-secret", "secret", "changeme", "change-me", "xxx"}
+)
 _TEAMS = "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__"
 
 
@@ -93,6 +99,7 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
+        _check_env(env)
         api = env.get("SLACK_API_URL") or "https://slack.com/api/"
         if not api.endswith("/"):
             api += "/"  # AsyncWebClient joins with urljoin: without it '/api' is dropped
@@ -107,9 +114,9 @@ class Settings(BaseModel):
             secret_key=env.get("ETHICSBOT_SECRET_KEY", ""),
             compliance_contact=env.get("ETHICSBOT_COMPLIANCE_CONTACT", ""),
             dispatcher=env.get("ETHICSBOT_DISPATCHER", "1") not in ("0", "false", "no"),
-            dispatch_interval=float(env.get("ETHICSBOT_DISPATCH_INTERVAL") or 1.0),
-            outbox_lease=float(env.get("ETHICSBOT_OUTBOX_LEASE") or 60.0),
-            max_backlog=int(env.get("ETHICSBOT_MAX_BACKLOG") or 200),
+            dispatch_interval=_number(env, "ETHICSBOT_DISPATCH_INTERVAL", 1.0),
+            outbox_lease=_number(env, "ETHICSBOT_OUTBOX_LEASE", 60.0),
+            max_backlog=int(_number(env, "ETHICSBOT_MAX_BACKLOG", 200, whole=True, zero=True)),
             auto_migrate=env.get("ETHICSBOT_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
             environ=env,
             teams=TeamsSettings.from_env(env),
@@ -145,5 +152,94 @@ class Settings(BaseModel):
             if missing:
                 raise ConfigError("missing environment variable(s): " + ", ".join(missing))
 
+    @property
+    def production(self) -> bool:
+        return self.env_name == "production"
+
+    def check_production(self, *, workers: int, log_level: int) -> None:
+        """With ETHICSBOT_ENV=production, refuse what is only safe on a developer's machine,
+        naming every problem at once so one restart fixes them all."""
+        if not self.production:
+            return
+        problems = []
+        if "slack" in self.platforms:
+            secret = self.slack_signing_secret.strip()
+            if not secret or secret in DEFAULT_SECRETS or len(secret) < 16:
+                problems.append(
+                    "SLACK_SIGNING_SECRET is empty, too short or an example value: set the "
+                    "app's signing secret (Basic Information page)"
+                )
+        if self.teams is not None and self.teams.anonymous_allowed:
+            problems.append(
+                f"{_TEAMS}ANONYMOUS_ALLOWED accepts unauthenticated Teams requests: unset it "
+                f"and set {_TEAMS}CLIENTID, CLIENTSECRET and TENANTID"
+            )
+        if workers > 1 and self.database_url.startswith("sqlite"):
+            problems.append(
+                f"--workers {workers} with SQLite: one SQLite file serves one process; use a "
+                "postgresql:// DATABASE_URL for several"
+            )
+        if log_level <= logging.DEBUG:
+            problems.append(
+                "ETHICSBOT_LOG_LEVEL=debug makes the Slack and HTTP libraries log request and "
+                "response bodies (what staff typed): use info or warning"
+            )
+        if problems:
+            raise ConfigError(
+                "refusing to start with ETHICSBOT_ENV=production:\n  - " + "\n  - ".join(problems)
+            )
+
+    def start_warnings(self, default_destination: str) -> list[str]:
+        """What runs but loses nothing only because work waits: say it once, at start."""
+        warnings = []
+        slack = "slack" in self.platforms
+        if slack and not self.compliance_slack_channel and not default_destination:
+            warnings.append(
+                "COMPLIANCE_SLACK_CHANNEL is not set and policies/escalation.yaml routes "
+                "nowhere else: escalation cards will wait in the outbox, undelivered, "
+                "until it is set"
+            )
+        if not self.dispatcher:
+            warnings.append(
+                "ETHICSBOT_DISPATCHER=0: this process delivers nothing; another one must"
+            )
+        return warnings
+
     def __repr__(self) -> str:  # never print tokens
         return f"Settings(database_url=…, content={self.content})"
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, whole: bool = False, zero: bool = False
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(int(raw)) if whole else float(raw)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{name} must be {kind} (seconds or a count), not {raw!r}") from None
+    if value < 0 or (value == 0 and not zero):
+        raise ConfigError(f"{name} must be {'0 or more' if zero else 'more than 0'}, not {raw!r}")
+    return value
+
+
+def _check_env(env: Mapping[str, str]) -> None:
+    """Values that contradict themselves or cannot work, each named (before anything runs)."""
+    name = env.get("ETHICSBOT_ENV", "").strip().lower()
+    if name not in ENVIRONMENTS:
+        raise ConfigError(
+            f"ETHICSBOT_ENV must be one of {', '.join(e for e in ENVIRONMENTS if e)}, not "
+            f"{name!r} (a typo would silently skip the production checks)"
+        )
+    url = env.get("DATABASE_URL", "")
+    if url and not url.startswith(("sqlite", "postgresql")):
+        scheme = url.split(":", 1)[0]
+        raise ConfigError(
+            f"DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme}:"
+        )
+    if env.get("SLACK_APP_TOKEN", "").startswith("xoxb-"):
+        raise ConfigError("SLACK_APP_TOKEN holds a bot token (xoxb-): it takes the xapp- token")
+    if env.get("SLACK_BOT_TOKEN", "").startswith("xapp-"):
+        raise ConfigError("SLACK_BOT_TOKEN holds an app-level token (xapp-): it takes xoxb-")

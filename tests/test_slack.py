@@ -268,9 +268,12 @@ async def test_walk_continues_on_another_instance(fake: FakeSlack, db_url: str) 
         await second.stop()
 
 
-async def test_healthz(bot: SlackBot) -> None:
+async def test_healthz_is_liveness_and_readyz_checks_database_and_content(bot: SlackBot) -> None:
     r = await bot.get("/healthz")
-    assert r.status == 200 and r.json()["database"] == "ok" and r.json()["trees"] == 1
+    assert r.status == 200 and r.json()["status"] == "ok"
+    r = await bot.get("/readyz")
+    assert r.status == 200
+    assert r.json()["checks"] == {"database": "ok", "schema": "ok", "content": "ok"}
 
 
 async def test_rate_limited_view_update_is_retried_by_the_client(

@@ -1,0 +1,1 @@
+"""What operations watch: structured logs, the access log, readiness and metrics."""
