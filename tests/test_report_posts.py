@@ -69,3 +69,16 @@ async def test_the_monthly_report_posts_once_with_two_instances(
     assert values[("by_topic", "confidentiality")] == "fewer than 5"  # k >= 5: nobody traced
     everything = str(fake.calls) + str(fake.messages)
     assert "private words" not in everything and "UR0" not in everything
+
+
+async def test_a_month_with_nothing_in_it_posts_no_report(fake: FakeSlack, sqlite_url: str) -> None:
+    """A bank that installs EthicsBot mid-month is not greeted by a report of zeros."""
+    clock = FakeClock(datetime(2026, 12, 1, 1, 30, tzinfo=UTC))  # report window is open
+    bot = await start_bot(sqlite_url, fake, clock=clock, **FAST)
+    try:
+        assert not bot.services.reports.tick()
+        assert not bot.services.reports.tick()
+        await asyncio.sleep(0.5)
+    finally:
+        await bot.stop()
+    assert fake.uploaded("CCOMPLY") == [] and not fake.of("files.getUploadURLExternal")

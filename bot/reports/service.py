@@ -87,9 +87,16 @@ class ReportService:
         if month is None:
             return False
         key = f"{month.year:04d}-{month.month:02d}"
+        name = f"monthly-report:{key}"
+        if counters.value(self.db, name):
+            return False  # the common case: this month's report is settled
+        empty = not stats.anything_in(self.db, month)
         with self.db.tx() as s:
-            if counters.bump(s, f"monthly-report:{key}") != 1:
-                return False  # queued before, by this or another instance; the bump rolls on
+            if counters.bump(s, name) != 1:
+                return False  # queued before, by this or another instance
+            if empty:
+                log.info("monthly report for %s: nothing happened that month; not posted", key)
+                return False
             for platform in self.desks():
                 outbox.enqueue(
                     s,

@@ -105,6 +105,27 @@ def _clock_kpis(durations: list[float], missed: int, total: int) -> dict[str, An
     }
 
 
+def anything_in(db: Database, month: Month) -> bool:
+    """Whether the month saw any case or finished consultation (a report of zeros is not
+    worth a post: a bank that installs EthicsBot mid-month gets no empty report)."""
+    with db.read() as s:
+        case = s.scalar(
+            select(CaseRow.id)
+            .where(CaseRow.created_at >= month.start, CaseRow.created_at < month.end)
+            .limit(1)
+        )
+        session = s.scalar(
+            select(SessionRow.id)
+            .where(
+                SessionRow.status == "finished",
+                SessionRow.updated_at >= month.start,
+                SessionRow.updated_at < month.end,
+            )
+            .limit(1)
+        )
+    return case is not None or session is not None
+
+
 def monthly(db: Database, month: Month, now: datetime) -> dict[str, Any]:
     """The monthly compliance KPIs for cases received in `month`, as of `now`.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot.storage.db import insert
+from bot.storage.db import Database, insert
 from bot.storage.tables import CounterRow
 
 
@@ -21,3 +21,10 @@ def bump(s: Session, name: str) -> int:
             .returning(CounterRow.value)
         ).scalar_one()
     )
+
+
+def value(db: Database, name: str) -> int:
+    """The counter's current value (0 if never bumped), read without the write lock."""
+    with db.read() as s:
+        row = s.get(CounterRow, name)
+        return int(row.value) if row else 0
