@@ -23,12 +23,13 @@ from bot.adapters.slack.blocks import TALK_COMPLIANCE
 from bot.bootstrap import Services, bootstrap
 from bot.config import Settings
 from bot.core.policy import Retention
+from bot.delivery import outbox
 from bot.retention import purge
 from bot.service import Action
 from tests.conftest import FIXTURE_CONTENT, settings_env
 from tests.fakes.signing import interactive_body
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import SlackBot, buttons, eventually, start_bot
+from tests.harness import SlackBot, buttons, eventually, slack_env, start_bot
 from tests.test_cases import FAST, FakeClock, report_submission, walk_to_required
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -62,6 +63,12 @@ def asks(fake: FakeSlack, user: str) -> list[Any]:
 def pending(bot: SlackBot) -> int:
     with bot.services.db.read() as s:
         return int(s.execute(text("SELECT count(*) FROM outbox WHERE status='pending'")).scalar())
+
+
+def failed(bot: SlackBot) -> int:
+    with bot.services.db.read() as s:
+        q = "SELECT count(*) FROM outbox WHERE status='pending' AND last_error IS NOT NULL"
+        return int(s.execute(text(q)).scalar())
 
 
 async def settle(*bots: SlackBot) -> None:
@@ -274,6 +281,37 @@ async def test_opted_out_and_purged_get_nothing(fake: FakeSlack, db_url: str) ->
     assert len(asks(fake, "U5")) == 1
     assert sorted(r["status"] for r in rows) == ["asked", "skipped"]  # U5's first, U4's
     assert all(r["address"] is None for r in rows)
+
+
+async def test_a_follow_up_is_not_repeated_after_a_crash_mid_delivery(
+    fake: FakeSlack, sqlite_url: str
+) -> None:
+    """A claimant that died may have sent the DM: it is not sent again. A follow-up whose
+    send failed with a Slack error is sent once Slack answers."""
+    clock = FakeClock(T0)
+    env = slack_env(sqlite_url, fake.url, ETHICSBOT_DISPATCHER="0")
+    seeding = bootstrap(Settings.from_env(env), clock=clock)
+    crashed = _finish(seeding, "slack:T1:UC1", SAFE)
+    clock.now = T0 + timedelta(days=1)
+    _finish(seeding, "slack:T1:UC2", SAFE)
+    clock.now = T0 + timedelta(days=14, minutes=1)
+    assert seeding.reflection.tick() == 1  # UC1's
+    jobs = outbox.claim(seeding.db, "slack", clock.now, lease=timedelta(seconds=30))
+    assert [j.payload["session_id"] for j in jobs] == [crashed]  # ...and then the process died
+    clock.now = T0 + timedelta(days=15, minutes=2)
+    assert seeding.reflection.tick() == 1  # UC2's
+    fake.fail("chat.postMessage", 500, times=1)
+    bot = await start_bot(sqlite_url, fake, clock=clock, **FAST)
+    try:
+        await eventually(lambda: failed(bot) == 1)
+        clock.now += timedelta(minutes=5)  # past the back-off
+        await eventually(lambda: len(fake.messages.get("UC2", [])) == 1)
+        await settle(bot)
+        rows = {r["owner"]: r for r in reflection_rows(bot.services)}
+    finally:
+        await bot.stop()
+    assert "UC1" not in fake.messages and len(fake.messages["UC2"]) == 1
+    assert sorted(r["status"] for r in rows.values()) == ["asked", "asked"]
 
 
 def _finish(services: Services, identity: str, last: int) -> str:

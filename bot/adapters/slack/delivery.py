@@ -326,6 +326,13 @@ class SlackDeliverer:
         if user is None:  # not a Slack identity: nobody to reach here
             await asyncio.to_thread(self.s.reflection.drop, session_id)
             return {"sent": "skipped"}
+        if job.attempts > 1 and job.last_error is None:
+            # the previous claimant vanished mid-delivery: the DM may have gone. A DM cannot
+            # be looked up without im:history, and asking twice is worse than once too few,
+            # so it counts as asked (the buttons of a DM that did arrive still work)
+            log.info("outbox %s: follow-up may have been sent already; not repeating", job.id)
+            await asyncio.to_thread(self.s.reflection.mark_asked, session_id)
+            return {"sent": "maybe (not repeated)"}
         await self.client.chat_postMessage(
             channel=user, text=RB.ask_fallback(ask), blocks=RB.ask_blocks(ask)
         )
