@@ -343,6 +343,25 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "contact compliance directly if it is urgent.",
         "zh": "抱歉，系统出现问题，但没有丢失任何内容。请重试；如情况紧急，请直接联系合规部门。",
     },
+    # -- teams desk (speaking up, case desk, exercises in Teams) ------------------------------
+    "teams_exercise_where": {
+        "en": "Exercises are scheduled in the channel where they should appear. Add EthicsBot "
+        "to that team (in Teams: the team's **…** menu → **Manage team** → **Apps** → "
+        "**Get more apps**, find EthicsBot, **Add to a team**), then in the channel type "
+        "**@EthicsBot exercise weekly mon 09:00 fri 16:00 Asia/Shanghai**.",
+        "zh": "练习要在它出现的频道中安排。请先把道德助手添加到该团队（在 Teams 中：团队的 **…** 菜单 → "
+        "**管理团队** → **应用** → **获取更多应用**，找到道德助手，**添加到团队**），然后在该频道输入 "
+        "**@道德助手 exercise weekly mon 09:00 fri 16:00 Asia/Shanghai**。",
+    },
+    "teams_not_in_channel": {
+        "en": "EthicsBot was never added to that Teams channel, so it cannot post there. Add "
+        "EthicsBot to the team (the team's **…** menu → **Manage team** → **Apps**), then "
+        "@mention EthicsBot once in that channel; the waiting posts go out after that.",
+        "zh": "道德助手从未被添加到该 Teams 频道，因此无法在那里发帖。请把道德助手添加到该团队"
+        "（团队的 **…** 菜单 → **管理团队** → **应用**），然后在该频道 @道德助手 一次；"
+        "等待中的帖子随后会发出。",
+    },
+    # -- end of teams desk -------------------------------------------------------------------
     # -- free-text search ("describe it in your own words") --------------------------------
     "search_intro": {
         "en": "Guides that fit what you described:",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from microsoft_agents.activity import (
     Activity,
@@ -30,6 +30,9 @@ from bot.adapters.teams.references import ConversationRef, ConversationStore
 from bot.adapters.teams.text import msg
 from bot.delivery.worker import Retry
 from bot.service import ConsultationService
+
+if TYPE_CHECKING:
+    from bot.adapters.teams.cases import TeamsDesk  # teamsdesk
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class EthicsAgent(ActivityHandler):
         self.conversations = conversations
         self.client = client
         self.h = TeamsConsultations(consult, contact)
+        # teamsdesk: speaking up, the case desk and exercises (mount sets it)
+        self.desk: TeamsDesk | None = None
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         activity = as_dict(turn_context.activity)
@@ -83,6 +88,11 @@ class EthicsAgent(ActivityHandler):
         activity = as_dict(turn_context.activity)
         kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
         lang = await self.h.lang(activity)
+        if self.desk is not None:  # teamsdesk: `report`, `status`, `exercise …` are the desk's
+            desk_card = await self.desk.on_message(activity, _strip_mentions(activity).split())
+            if desk_card is not None:
+                await self.send(activity, desk_card)
+                return
         if kind != "personal":
             # a consultation typed into a channel would be public: point to the private chat
             await self.send(activity, C.note_card(msg("teams_not_here", lang), lang))
@@ -114,7 +124,12 @@ class EthicsAgent(ActivityHandler):
         data = dict(action.data or {})
         verb = str(action.verb or data.get("verb") or "")
         try:
-            card = await self.h.on_action(activity, verb, data)
+            # teamsdesk: `case.*` / `ex.*` verbs are the desk's
+            card = await self.desk.on_action(activity, verb, data) if self.desk else None
+            if card is None:
+                card = await self.h.on_action(activity, verb, data)
+                if self.desk is not None:  # teamsdesk: the outcome's "Report to compliance…"
+                    card = await self.desk.after_consultation(activity, data, card)
         except Exception as exc:  # the user sees our words, never the exception
             log.error("teams: card action %s failed (%s)", verb[:40], type(exc).__name__)
             lang = await self._lang_or_en(activity)

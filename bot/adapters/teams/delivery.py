@@ -76,3 +76,8 @@ class TeamsDeliverer:
 # notify_assignee) and exercise kinds (exercise_post, exercise_reveal) are filled in by the
 # case-desk and exercise work; until then their rows wait (NotYet), none is dropped.
 HANDLERS: dict[Kind, Handler] = {}
+
+# teamsdesk: the case-desk and exercise kinds (bot/adapters/teams/desk_delivery.py)
+from bot.adapters.teams.desk_delivery import DESK_HANDLERS  # noqa: E402
+
+HANDLERS.update(DESK_HANDLERS)

@@ -29,6 +29,7 @@ from microsoft_agents.hosting.core.authorization import Connections
 from bot.adapters.teams import cards as C
 from bot.adapters.teams.agent import EthicsAgent, as_dict
 from bot.adapters.teams.auth import TokenGuard, unauthorized
+from bot.adapters.teams.cases import desk_router  # teamsdesk
 from bot.adapters.teams.connector import (
     CONNECTOR_RESOURCE,
     CONNECTOR_SCOPES,
@@ -155,6 +156,7 @@ def mount(app: web.Application, services: Services) -> None:
         app[AGENT] = EthicsAgent(
             services.consult, conversations, client, settings.compliance_contact
         )
+        app[AGENT].desk = desk_router(services, app[AGENT].h.lang, conversations)  # teamsdesk
         app[STOP] = asyncio.Event()
         app[TASKS] = []
         if settings.dispatcher:

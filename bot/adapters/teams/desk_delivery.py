@@ -1,0 +1,241 @@
+"""The Teams deliverer's case-desk and exercise kinds (registered in delivery.HANDLERS).
+
+Exactly once. The Bot Connector has no idempotency key and no way to read a channel back, so
+the Slack trick (find our message by its metadata after an ambiguous failure) is not open
+to us. What we do instead:
+- the posted activity id is stored (`CaseService.set_card` / `ExerciseService.mark`) right
+  after the connector accepts the post, and a row whose card is stored is never posted again
+  (a crash after the store, a redelivered row, a second instance: all see it);
+- before each post a `pending` marker with the outbox id is stored. The connector client
+  retries 429 (Retry-After) and 5xx itself; when it gives up with an HTTP status, Teams said
+  no and nothing was posted, so the marker is cleared. Only when an attempt ended without an
+  answer (time-out, dropped connection, a crash mid-call) does the marker survive, and the
+  next attempt posts a card that says an earlier attempt was interrupted — the one window
+  that remains, made visible to the officers instead of silent.
+Card updates are PUTs of the stored activity, so every viewer sees the new state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot.adapters.teams import case_cards as CC
+from bot.adapters.teams import exercise_cards as XC
+from bot.adapters.teams.cards import message
+from bot.adapters.teams.cases import REPORTER_CHAT
+from bot.adapters.teams.connector import ConnectorError
+from bot.delivery.outbox import Job, Kind
+from bot.delivery.worker import NotYet, Retry
+from bot.messages import msg as neutral
+from bot.service import Refused
+
+if TYPE_CHECKING:
+    from bot.adapters.teams.delivery import Handler, TeamsDeliverer
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+
+
+def _aad(identity: str | None) -> str | None:
+    """The Entra object id of a `teams:…` identity; None for another platform's."""
+    if not identity or not identity.startswith("teams:"):
+        return None
+    return identity.rsplit(":", 1)[-1] or None
+
+
+def _definite_no(exc: Retry) -> bool:
+    """The connector answered with an HTTP status (Teams refused: nothing was posted)."""
+    return "HTTP " in exc.reason
+
+
+def _text(body: str, mention: str | None = None) -> dict[str, Any]:
+    """A plain message activity (Teams markdown); optionally @mentioning one Teams user by
+    their Entra object id, so the reminder reaches the assignee in the card's thread."""
+    activity: dict[str, Any] = {"type": "message", "textFormat": "markdown", "text": body}
+    if mention:
+        tag = "<at>assignee</at>"
+        activity["text"] = f"{tag} {body}"
+        activity["entities"] = [
+            {"type": "mention", "text": tag, "mentioned": {"id": mention, "name": "assignee"}}
+        ]
+    return activity
+
+
+async def _compliance(d: TeamsDeliverer) -> str:
+    teams = d.s.settings.teams
+    conversation = teams.compliance_conversation if teams is not None else ""
+    if not conversation:
+        raise NotYet(
+            "no Teams compliance conversation configured (set COMPLIANCE_TEAMS_CONVERSATION "
+            "to the compliance channel's conversation id)"
+        )
+    return conversation
+
+
+async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    assert job.case_id is not None
+    conversation = await _compliance(d)
+    try:
+        case = await asyncio.to_thread(d.s.cases.card, job.case_id)
+    except Refused:  # the case is gone (retention): nothing left to show
+        return {"skipped": "no such case"}
+    where = case.card.get(PLATFORM) or {}
+    if where.get("activity"):
+        return dict(where)  # posted already (this row or another instance): never twice
+    ref = await d.reference(conversation)
+    interrupted = bool(where.get("pending"))
+    pending = {"pending": str(job.id), "conversation": ref.conversation_id}
+    await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, pending)
+    card = CC.case_card(case, repeat=interrupted)
+    try:
+        activity_id = await d.client.send(
+            ref.service_url, ref.conversation_id, message(card, CC.summary(case))
+        )
+    except Retry as exc:
+        if _definite_no(exc) and not interrupted:
+            await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, {})
+        raise
+    except ConnectorError as exc:
+        await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, {})
+        raise NotYet(
+            f"Teams refused the case card (HTTP {exc.status}): is EthicsBot still a member of "
+            "the compliance channel?"
+        ) from None
+    location = {
+        "conversation": ref.conversation_id,
+        "activity": activity_id,
+        "service_url": ref.service_url,
+    }
+    await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, location)
+    return location
+
+
+async def _posted(d: TeamsDeliverer, case_id: str) -> tuple[Any, dict[str, str]]:
+    case = await asyncio.to_thread(d.s.cases.card, case_id)
+    where = case.card.get(PLATFORM) or {}
+    if not where.get("activity"):
+        raise NotYet("the Teams case card is not posted yet")
+    return case, where
+
+
+async def card_update(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    """Replace the channel card for everyone (the clicker's own copy included)."""
+    assert job.case_id is not None
+    case, where = await _posted(d, job.case_id)
+    service_url = where.get("service_url") or (await d.reference(where["conversation"])).service_url
+    await d.client.update(
+        service_url,
+        where["conversation"],
+        where["activity"],
+        message(CC.case_card(case), CC.summary(case)),
+    )
+    return {"conversation": where["conversation"], "activity": where["activity"]}
+
+
+async def reminder(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    """Into the card's thread, @mentioning the assignee when they work from Teams."""
+    assert job.case_id is not None
+    case, where = await _posted(d, job.case_id)
+    text = CC.reminder_text(case, str(job.payload["clock"]), str(job.payload["point"]))
+    service_url = where.get("service_url") or (await d.reference(where["conversation"])).service_url
+    await d.client.reply(
+        service_url, where["conversation"], where["activity"], _text(text, _aad(case.assignee))
+    )
+    return {"sent": "reminder in the card's thread"}
+
+
+async def notify_assignee(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    """The reporter answered: say so in the card's thread (the answer itself stays in View
+    details), @mentioning a Teams assignee."""
+    assert job.case_id is not None
+    case, where = await _posted(d, job.case_id)
+    if case.assignee and _aad(case.assignee) is None:
+        return {"sent": "the assignee works from another desk"}
+    text = "✉️ " + neutral("reporter_answered", "en", ref=case.ref)
+    service_url = where.get("service_url") or (await d.reference(where["conversation"])).service_url
+    await d.client.reply(
+        service_url, where["conversation"], where["activity"], _text(text, _aad(case.assignee))
+    )
+    return {"sent": "notified in the card's thread"}
+
+
+async def relay_question(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    """Compliance asked a Teams reporter something: into the personal chat the named or
+    confidential report was sent from. Anonymous reporters: held (they read it with
+    `status`; nothing may reach them by name)."""
+    assert job.case_id is not None
+    identity = await asyncio.to_thread(d.s.cases.reporter_of, job.case_id)
+    if identity is None:
+        return {"sent": "held for the anonymous reporter (read with status)"}
+    case = await asyncio.to_thread(d.s.cases.card, job.case_id)
+    chat = (case.card.get(REPORTER_CHAT) or {}).get("conversation")
+    if not chat:
+        return {"sent": "held: no personal chat known (the reporter reads it with status)"}
+    ref = await d.reference(chat)
+    lang = await asyncio.to_thread(d.s.consult.lang_of, identity) or "en"
+    question = await asyncio.to_thread(d.s.cases.last_question, job.case_id)
+    card = CC.question_card(case.ref, question, case.id, lang)
+    await d.client.send(ref.service_url, ref.conversation_id, message(card, case.ref))
+    return {"sent": "personal chat"}
+
+
+async def exercise_post(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    post_id = str(job.payload["post_id"])
+    post = await asyncio.to_thread(d.s.exercises.post, post_id)
+    if post.message.get("activity"):
+        return dict(post.message)
+    conversation = await asyncio.to_thread(d.conversations.get, post.channel)
+    if conversation is None:
+        raise NotYet(neutral("teams_not_in_channel", "en"))
+    ref = await d.reference(post.channel)
+    activity_id = await d.client.send(
+        ref.service_url, ref.conversation_id, message(XC.post_card(post), XC.summary(post.exercise))
+    )
+    found = {
+        "conversation": ref.conversation_id,
+        "activity": activity_id,
+        "service_url": ref.service_url,
+    }
+    await asyncio.to_thread(d.s.exercises.mark, post_id, "posted", found)
+    return found
+
+
+async def exercise_reveal(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    """Close the post for everyone (PUT), then reply the answer into its thread."""
+    post_id = str(job.payload["post_id"])
+    post = await asyncio.to_thread(d.s.exercises.post, post_id)
+    where = post.message
+    if not where.get("activity"):
+        raise NotYet("the exercise post is not delivered yet")
+    service_url = where.get("service_url") or (await d.reference(where["conversation"])).service_url
+    await d.client.update(
+        service_url,
+        where["conversation"],
+        where["activity"],
+        message(XC.closed_card(post), XC.summary(post.exercise)),
+    )
+    if post.status != "revealed":
+        clauses = d.s.content.content.clauses
+        titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
+        await d.client.reply(
+            service_url,
+            where["conversation"],
+            where["activity"],
+            message(XC.reveal_card(post, titles), "答案揭晓 · The answer"),
+        )
+        await asyncio.to_thread(d.s.exercises.mark, post_id, "revealed")
+    return {"conversation": where["conversation"], "activity": where["activity"]}
+
+
+DESK_HANDLERS: dict[Kind, Handler] = {
+    Kind.CASE_CARD: case_card,
+    Kind.CARD_UPDATE: card_update,
+    Kind.REMINDER: reminder,
+    Kind.NOTIFY_ASSIGNEE: notify_assignee,
+    Kind.RELAY_QUESTION: relay_question,
+    Kind.EXERCISE_POST: exercise_post,
+    Kind.EXERCISE_REVEAL: exercise_reveal,
+}
