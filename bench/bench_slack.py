@@ -70,6 +70,7 @@ from tests.fakes.signing import (  # noqa: E402
 
 TREE = "confidentiality-caller-enquiry"
 TOKEN = "xoxb-bench-token"
+BENCH_SECRET_KEY = "bench-pseudonym-key"  # ETHICSBOT_SECRET_KEY of ours, so owners can be computed
 LEVELS = (1, 8, 32)
 TARGET_RATIO_C8 = 0.5
 TARGET_STRETCH_C8 = 0.8
@@ -180,6 +181,41 @@ async def role_bare(parent: int, port: int, fake_url: str, *, floor: bool = Fals
     finally:
         await runner.cleanup()
         await http.close()
+
+
+def role_profiled_serve(out: str, argv: list[str]) -> int:
+    """`ethicsbot serve` under cProfile, every thread included (the database work runs in
+    asyncio.to_thread's pool, which a main-thread-only profile would miss), each thread timed
+    by its own CPU clock (time.thread_time), so time spent waiting (for a lock, the network,
+    an idle loop) does not show and the figures add up to CPU cost; the merged stats are
+    written to `out` when the server stops (SIGTERM ends web.run_app normally)."""
+    import cProfile
+    import pstats
+    import threading
+
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+
+    def per_thread(*_: Any) -> None:
+        prof = cProfile.Profile(time.thread_time)
+        with lock:
+            profiles.append(prof)
+        prof.enable()  # replaces this hook for the rest of the thread's life
+
+    main_prof = cProfile.Profile(time.thread_time)
+    profiles.append(main_prof)
+    threading.setprofile(per_thread)
+    main_prof.enable()
+    try:
+        from bot.cli import main as cli_main
+
+        return cli_main(argv)
+    finally:
+        main_prof.disable()
+        threading.setprofile(None)  # type: ignore[arg-type]
+        with lock:
+            stats = pstats.Stats(*profiles)
+        stats.dump_stats(out)
 
 
 # == process helpers ==============================================================================
@@ -395,22 +431,20 @@ class Bench:
         env.update({
             "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN,
             "SLACK_API_URL": self.fake_url, "ETHICSBOT_CONTENT": str(REPO),
-            "PYTHONUNBUFFERED": "1",
+            "PYTHONUNBUFFERED": "1", "ETHICSBOT_SECRET_KEY": BENCH_SECRET_KEY,
         })
         env.update(extra)
         return env
 
     def owner_keys(self, env: dict[str, str]) -> None:
-        """How the server stores `slack:T1:<user>` in sessions.owner: as is, or (newer code)
-        as a keyed pseudonym; computed the way bot.bootstrap does, whichever applies."""
-        try:
-            from bot.config import Settings
-            from bot.identity import derive_key, make_pseudonymizer
-        except ImportError:
-            return
+        """How the server stores `slack:T1:<user>` in sessions.owner: the keyed pseudonym,
+        computed the way bot.bootstrap does from the ETHICSBOT_SECRET_KEY this script sets
+        (so the key never has to be read back from the server's database)."""
+        from bot.config import Settings
+        from bot.identity import derive_key, make_pseudonymizer
+
         settings = Settings.from_env(env)
-        key = derive_key(getattr(settings, "secret_key", ""), settings.slack_signing_secret)
-        self.pseudonym = make_pseudonymizer(key)
+        self.pseudonym = make_pseudonymizer(derive_key(settings.secret_key))
 
     async def start(self) -> None:
         me = str(os.getpid())
@@ -427,8 +461,12 @@ class Bench:
         env = self.env(DATABASE_URL=f"sqlite:///{self.db_path}", PORT=str(self.ours_port))
         self.owner_keys(env)
         workers = ["--workers", str(self.args.workers)] if self.args.workers > 1 else []
-        ours = self.children.start("ours", [*cmd, "serve", "--host", "127.0.0.1", *workers],
-                                   env, self.tmp / "ours.log")
+        serve = ["serve", "--host", "127.0.0.1", *workers]
+        if self.args.profile:
+            self.profile_out = self.tmp / "ours.pstats"
+            cmd = [sys.executable, __file__, "--role", "profiled-serve",
+                   "--profile-out", str(self.profile_out), "--"]
+        ours = self.children.start("ours", [*cmd, *serve], env, self.tmp / "ours.log")
         self.pids["ours"] = ours.pid
 
         self.bare_port = free_port()
@@ -791,6 +829,25 @@ def server_log_summary(b: Bench) -> None:
             print("   ", ln[:200])
 
 
+def print_profile(b: Bench, top: int) -> None:
+    """The top of ours' profile, by own time and by cumulative time (after ours stopped)."""
+    import io
+    import pstats
+
+    path = getattr(b, "profile_out", None)
+    if path is None or not path.exists():
+        print("no profile written (ours did not stop cleanly?)")
+        return
+    for key, what in (("tottime", "own time"), ("cumulative", "cumulative time")):
+        buf = io.StringIO()
+        st = pstats.Stats(str(path), stream=buf)
+        st.sort_stats(key).print_stats(top)
+        lines = buf.getvalue().splitlines()
+        start = next((i for i, ln in enumerate(lines) if "ncalls" in ln), 0)
+        print(f"\ncProfile of ours, whole run, all threads, top {top} by {what}:")
+        print("\n".join(ln.replace(str(REPO) + "/", "") for ln in lines[start:] if ln.strip()))
+
+
 async def main_async(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ethicsbot-bench-"))
     b = Bench(args, tmp)
@@ -803,6 +860,8 @@ async def main_async(args: argparse.Namespace) -> int:
         server_log_summary(b)
     finally:
         await b.close()
+        if args.profile:
+            print_profile(b, args.profile_top)
         if args.keep:
             print(f"kept {tmp}")
         else:
@@ -817,7 +876,8 @@ def _interrupt(*_: Any) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--role", choices=["main", "fake-slack", "bare", "floor"], default="main",
+    ap.add_argument("--role", choices=["main", "fake-slack", "bare", "floor", "profiled-serve"],
+                    default="main",
                     help=argparse.SUPPRESS)
     ap.add_argument("--parent", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -834,7 +894,15 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite file)")
     ap.add_argument("--workers", type=int, default=1,
                     help="run ours as `serve --workers N` (the bare app stays one process)")
+    ap.add_argument("--profile", action="store_true",
+                    help="run ours under cProfile (all threads) and print the top of the profile "
+                         "(slows ours down: read its ratios from a run without it)")
+    ap.add_argument("--profile-top", type=int, default=30, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", default="", help=argparse.SUPPRESS)
+    ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.role == "profiled-serve":
+        return role_profiled_serve(args.profile_out, args.rest)
     if args.role == "fake-slack":
         asyncio.run(role_fake_slack(args.parent))
         return 0
@@ -843,6 +911,8 @@ def main() -> int:
         return 0
     if args.quick:
         args.requests, args.seconds = 300, 2.0
+    if args.profile and args.workers > 1:
+        ap.error("--profile profiles one process: leave out --workers")
     signal.signal(signal.SIGTERM, _interrupt)  # TERM still runs the finally that stops children
     return asyncio.run(main_async(args))
 

@@ -349,8 +349,9 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "to that team (in Teams: the team's **…** menu → **Manage team** → **Apps** → "
         "**Get more apps**, find EthicsBot, **Add to a team**), then in the channel type "
         "**@EthicsBot exercise weekly mon 09:00 fri 16:00 Asia/Shanghai**.",
-        "zh": "练习要在它出现的频道中安排。请先把道德助手添加到该团队（在 Teams 中：团队的 **…** 菜单 → "
-        "**管理团队** → **应用** → **获取更多应用**，找到道德助手，**添加到团队**），然后在该频道输入 "
+        "zh": "练习要在它出现的频道中安排。请先把道德助手添加到该团队"
+        "（在 Teams 中：团队的 **…** 菜单 → **管理团队** → **应用** → **获取更多应用**，"
+        "找到道德助手，**添加到团队**），然后在该频道输入 "
         "**@道德助手 exercise weekly mon 09:00 fri 16:00 Asia/Shanghai**。",
     },
     "teams_not_in_channel": {

@@ -16,7 +16,7 @@ TextRuns only (never parsed as markdown).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -242,7 +242,7 @@ def _questions(
 FITS = ((3000, 10), (1000, 5), (300, 3), (100, 1))
 
 
-def _fitted(build: Any) -> Card:
+def _fitted(build: Callable[[int, int], Card]) -> Card:
     for clip, last in FITS[:-1]:
         try:
             return build(clip, last)
