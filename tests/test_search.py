@@ -39,7 +39,7 @@ NEW_TREES = {
     "unapproved-product-fly-order",
     "kyc-coached-answers",
     "inside-information-trading",
-    "social-media-customer-info",
+    "customer-data-social-media",
 }
 
 
