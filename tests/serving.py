@@ -73,6 +73,19 @@ class Serve:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    async def aclose(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait without blocking the loop (a fake Slack in this loop must keep
+        answering the calls the server finishes while it shuts down)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            for _ in range(int(timeout / 0.05)):
+                if self.proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                self.kill()
+        return self.proc.returncode if self.proc else None
+
     def stop(self) -> int | None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()

@@ -163,8 +163,7 @@ async def test_two_instances_share_the_work_and_one_finishes_after_the_other_die
             await asyncio.sleep(1.0)
         finally:
             await bot.stop()
-            for s in servers:
-                s.stop()
+            await asyncio.gather(*(s.aclose() for s in servers))
 
         verified = run_cli(base, "audit", "verify")
         exported = run_cli(base, "cases", "export", "--format", "json")

@@ -1,0 +1,287 @@
+"""Soak: mixed, correctly signed Slack traffic at a steady rate against real `ethicsbot serve`
+processes — one on SQLite, or two on one PostgreSQL database behind an alternating balancer.
+
+Each virtual colleague walks the fixture tree `mini` (new consultation, step click, free-text
+answer, continue, step click), speaks up (escalation), an officer acknowledges a card, and the
+colleague answers the week's exercise: nine requests, sent no faster than the global rate
+(`--rate`, default 50/s), many colleagues in flight at once. Printed: p50/p95/p99 of the ack
+latency, errors (non-200, time-outs, a step whose view never came), the outbox drain time
+after the load stops, and each server's resident memory at minute 1 and at the end.
+
+    python3 bench/bench_soak.py --setup sqlite --minutes 1
+    python3 bench/bench_soak.py --setup pg --minutes 10      # needs PostgreSQL on 127.0.0.1
+
+Targets (issue 10): p99 under 1 s, 0 errors, outbox drained within 60 s, memory growth under
+10 %. The fake Slack runs in this process, so on a small shared machine the figures include
+its CPU too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bot.adapters.slack import actions as A  # noqa: E402
+from bot.adapters.slack import case_blocks as CB  # noqa: E402
+from tests.conftest import FIXTURE_CONTENT  # noqa: E402
+from tests.fakes.signing import (  # noqa: E402
+    block_action,
+    command_body,
+    interactive_body,
+    signed_headers,
+    view_submission,
+)
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.harness import buttons, slack_env  # noqa: E402
+from tests.serving import Serve, pg_database, pg_url, run_cli  # noqa: E402
+from tests.test_cases import card_action, report_submission  # noqa: E402
+from tests.test_exercises import answer_click  # noqa: E402
+
+STEP_TIMEOUT = 15.0
+
+
+class Index:
+    """What the fake Slack received, indexed as it arrives (the bench must not rescan)."""
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self.opened: dict[str, dict[str, Any]] = {}
+        self.updated: dict[str, list[dict[str, Any]]] = {}
+        self.cards: list[str] = []
+        self.exercise: Any = None
+        fake.hooks["views.open"] = self._open
+        fake.hooks["views.update"] = self._update
+        fake.hooks["chat.postMessage"] = self._post
+        self.fake = fake
+
+    def _open(self, args: dict[str, Any]) -> None:
+        self.opened[str(args.get("trigger_id"))] = args["view"]
+
+    def _update(self, args: dict[str, Any]) -> None:
+        self.updated.setdefault(str(args.get("view_id")), []).append(args["view"])
+
+    def _post(self, args: dict[str, Any]) -> None:
+        if args.get("channel") == "CCOMPLY" and not args.get("thread_ts"):
+            self.cards.append(buttons(args)[CB.CASE_ACK])
+        elif args.get("channel") == "CTRAIN" and not args.get("thread_ts"):
+            self.exercise = self.fake.calls[-1]
+
+
+async def until(check: Any) -> Any:
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while (found := check()) is None or found is False:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the expected Slack call never came")
+        await asyncio.sleep(0.02)
+    return found
+
+
+class Load:
+    def __init__(self, urls: list[str], rate: float, index: Index) -> None:
+        self.urls, self.rate, self.index = urls, rate, index
+        self.turn = itertools.count()
+        self.next_slot = time.monotonic()
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.http: aiohttp.ClientSession | None = None
+        self.acked = 0
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    async def send(self, body: str) -> Any:
+        """One signed request at the next free slot of the global rate; returns its JSON."""
+        slot, self.next_slot = self.next_slot, max(self.next_slot, time.monotonic()) + 1 / self.rate
+        await asyncio.sleep(max(0.0, slot - time.monotonic()))
+        url = self.urls[next(self.turn) % len(self.urls)]
+        assert self.http is not None
+        started = time.perf_counter()
+        async with self.http.post(
+            url + "/slack/events", data=body.encode(), headers=signed_headers(body)
+        ) as r:
+            raw = await r.text()
+            self.latencies.append(time.perf_counter() - started)
+            if r.status != 200:
+                self.error(f"http {r.status}")
+                raise RuntimeError(f"status {r.status}")
+        import json
+
+        return json.loads(raw) if raw else None
+
+    async def colleague(self, n: int) -> None:
+        user, vid = f"US{n}", f"VS{n}"
+        try:
+            await self.send(command_body("mini", user=user).replace("trig-1", f"trig-{user}"))
+            view = await until(lambda: self.index.opened.get(f"trig-{user}"))
+            await self.send(
+                interactive_body(
+                    block_action(f"{A.CHOOSE}:1", buttons(view)[f"{A.CHOOSE}:1"], user=user,
+                                 view_id=vid)
+                )
+            )  # fmt: skip
+            view = (await until(lambda: len(self.index.updated.get(vid, [])) >= 1 or None))
+            view = self.index.updated[vid][-1]
+            answer = await self.send(
+                interactive_body(
+                    view_submission(view["private_metadata"], "they asked for it", user=user)
+                )
+            )
+            view = answer["view"]
+            await self.send(
+                interactive_body(
+                    block_action(A.CONTINUE, buttons(view)[A.CONTINUE], user=user, view_id=vid)
+                )
+            )
+            await until(lambda: len(self.index.updated.get(vid, [])) >= 2 or None)
+            view = self.index.updated[vid][-1]
+            await self.send(
+                interactive_body(
+                    block_action(f"{A.CHOOSE}:1", buttons(view)[f"{A.CHOOSE}:1"], user=user,
+                                 view_id=vid)
+                )
+            )  # fmt: skip
+            await until(lambda: len(self.index.updated.get(vid, [])) >= 3 or None)
+            view = self.index.updated[vid][-1]
+            await self.send(
+                interactive_body(
+                    block_action(A.REPORT, buttons(view)[A.REPORT], user=user, view_id=vid)
+                )
+            )
+            await until(lambda: len(self.index.updated.get(vid, [])) >= 4 or None)
+            view = self.index.updated[vid][-1]
+            await self.send(interactive_body(report_submission(view, "named", user=user)))
+            if self.index.cards[self.acked :]:
+                case_id = self.index.cards[self.acked]
+                self.acked += 1
+                await self.send(card_action(CB.CASE_ACK, case_id, "UOFFICER1"))
+            post = await until(lambda: self.index.exercise)
+            await self.send(answer_click(self.index.fake, post, n % 3, user))
+        except TimeoutError:
+            self.error("step view never came")
+        except (RuntimeError, KeyError, TypeError):
+            pass  # counted in send (a refusal's body has no view)
+        except aiohttp.ClientError as exc:
+            self.error(type(exc).__name__)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def pending(url: str) -> int:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as c:
+            return int(c.execute(text("SELECT count(*) FROM outbox WHERE status = 'pending'"))
+                       .scalar() or 0)  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) -> None:
+    fake = FakeSlack()
+    await fake.start()
+    index = Index(fake)
+    env = slack_env(db_url, fake.url, FIXTURE_CONTENT, ETHICSBOT_DISPATCH_INTERVAL="0.2")
+    n = 2 if setup == "pg" else 1
+    servers = [Serve(env, tmp / f"serve{i}.log") for i in range(n)]
+    await asyncio.gather(*(s.start() for s in servers))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    run_cli(
+        env, "exercise", "schedule", "--channel", "CTRAIN", "--exercise", "ex-mini-1",
+        "--post", now.strftime("%Y-%m-%dT%H:%M"),
+        "--reveal", (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"), "--tz", "UTC",
+    )  # fmt: skip
+    run_cli(env, "exercise", "tick")
+    load = Load([s.url for s in servers], rate, index)
+    load.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    rss_start: list[int] = []
+    tasks: set[asyncio.Task[None]] = set()
+    started = time.monotonic()
+    end = started + minutes * 60
+    try:
+        for i in itertools.count():
+            if time.monotonic() >= end:
+                break
+            if not rss_start and time.monotonic() - started >= 60:
+                rss_start = [rss_kib(s.proc.pid) for s in servers if s.proc]
+            # 9 requests per colleague: start one as often as the rate allows
+            while len(tasks) > rate * 3:
+                await asyncio.sleep(0.05)
+            task = asyncio.create_task(load.colleague(i))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            await asyncio.sleep(9 / rate)
+        await asyncio.gather(*tasks)
+        if not rss_start:
+            rss_start = [rss_kib(s.proc.pid) for s in servers if s.proc]
+        stopped = time.monotonic()
+        while pending(db_url) and time.monotonic() - stopped < 300:
+            await asyncio.sleep(0.5)
+        drain = time.monotonic() - stopped
+        left = pending(db_url)
+        rss_end = [rss_kib(s.proc.pid) for s in servers if s.proc]
+    finally:
+        await load.http.close()
+        await asyncio.gather(*(s.aclose() for s in servers))
+        await fake.stop()
+    total = len(load.latencies)
+    elapsed = minutes * 60
+    print(f"setup: {setup} ({n} instance{'s' if n > 1 else ''}), {minutes:g} min, "
+          f"target {rate:g} req/s")  # fmt: skip
+    print(f"requests: {total} ({total / elapsed:.1f} req/s achieved), colleagues: {i}")
+    print(
+        "ack latency ms: p50 {:.0f}  p95 {:.0f}  p99 {:.0f}  max {:.0f}".format(
+            *(pct(load.latencies, p) * 1000 for p in (50, 95, 99, 100))
+        )
+    )
+    print(f"errors: {sum(load.errors.values())} {load.errors or ''}")
+    print(f"cards posted: {len(index.cards)} ({len(set(index.cards))} distinct)")
+    print(f"outbox drain after load: {drain:.1f} s ({left} rows left)")
+    for k, (a, b) in enumerate(zip(rss_start, rss_end, strict=False)):
+        growth = (b - a) / a * 100 if a else 0
+        print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, end {b / 1024:.0f} MiB "
+              f"({growth:+.1f} %)")  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--setup", choices=["sqlite", "pg"], default="sqlite")
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--rate", type=float, default=50)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        if args.setup == "sqlite":
+            asyncio.run(soak("sqlite", args.minutes, args.rate, f"sqlite:///{tmp / 's.db'}", tmp))
+        else:
+            with pg_database() as name:
+                asyncio.run(soak("pg", args.minutes, args.rate, pg_url(name), tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
