@@ -374,3 +374,21 @@ async def test_a_full_backlog_turns_new_consultations_away_politely(
             assert s.execute(text("SELECT count(*) FROM sessions")).scalar() == 0
     finally:
         await busy.stop()
+
+
+async def test_an_unsigned_body_is_refused_before_anything_reads_it(bot: SlackBot) -> None:
+    """Forged, stale or missing signatures get a bare 401 whatever the body holds: a
+    malformed body must not earn a 400 that describes our payload schema."""
+    from tests.fakes.signing import signed_headers
+
+    malformed = "payload=%7B%22type%22%3A%22block_actions%22%7D"  # signed, it would be a 400
+    old = int(time.time()) - 600
+    for headers in (
+        signed_headers(malformed, secret="forged"),
+        signed_headers(malformed, ts=old),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ):
+        r = await bot.post(malformed, headers)
+        assert r.status == 401 and r.body == ""
+    r = await bot.post(malformed, signed_headers(malformed))
+    assert r.status == 400 and "error" in r.json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
@@ -16,6 +17,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.app import build_slack_app, make_client
@@ -33,15 +35,22 @@ HTTP = web.AppKey("slack_http", aiohttp.ClientSession)
 DEFERRED = web.AppKey("slack_deferred", Deferred)
 STOP = web.AppKey("slack_stop", asyncio.Event)
 TASKS = web.AppKey("slack_tasks", list)
+VERIFIER = web.AppKey("slack_verifier", SignatureVerifier)
 
 
 async def slack_events(request: web.Request) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return web.json_response({"error": "body too large"}, status=413)
     try:
-        raw = await request.text()
+        body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return web.json_response({"error": "body too large"}, status=413)
+    # authentication first: nothing parses a body whose signature is missing, forged or
+    # stale, and the caller learns nothing about our payload schema (401, no detail)
+    if not _signed(request.app[VERIFIER], body, request.headers):
+        return web.Response(status=401)
+    try:
+        raw = body.decode("utf-8")
     except UnicodeDecodeError:
         return web.json_response({"error": "body is not UTF-8"}, status=400)
     issue = _payload_problem(request.content_type, raw)
@@ -51,6 +60,18 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     bolt_request = await to_bolt_request(request)
     response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
+
+
+def _signed(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> bool:
+    """Slack's v0 signature over the raw bytes, within five minutes of its timestamp."""
+    try:
+        return verifier.is_valid(
+            body=body,
+            timestamp=headers.get("X-Slack-Request-Timestamp", ""),
+            signature=headers.get("X-Slack-Signature", ""),
+        )
+    except (ValueError, TypeError):  # a timestamp that is not a number
+        return False
 
 
 def _payload_problem(content_type: str, raw: str) -> str | None:
@@ -72,6 +93,7 @@ def _payload_problem(content_type: str, raw: str) -> str | None:
 
 def mount(app: web.Application, services: Services) -> None:
     """Add Slack's route, and start its client and worker with the app (stop them with it)."""
+    app[VERIFIER] = SignatureVerifier(services.settings.slack_signing_secret)
 
     async def start(app: web.Application) -> None:
         settings = services.settings
