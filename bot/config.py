@@ -44,7 +44,9 @@ class TeamsSettings(BaseModel):
     def from_env(cls, env: Mapping[str, str]) -> TeamsSettings | None:
         """None when nothing of Teams is configured: the platform stays off."""
         client_id = env.get(_TEAMS + "CLIENTID", "")
-        anonymous = env.get(_TEAMS + "ANONYMOUS_ALLOWED", "").lower() in _TRUE
+        # exactly what the Agents SDK itself reads as true: "yes" must not mean anonymous
+        # here while the SDK still demands tokens
+        anonymous = env.get(_TEAMS + "ANONYMOUS_ALLOWED", "").lower() in ("1", "true")
         if not client_id and not anonymous:
             return None
         return cls(

@@ -44,6 +44,7 @@ def test_serve_names_every_missing_setting(tmp_path: Path) -> None:
     # local try-out without Azure: anonymous only when the operator says so, nothing else needed
     settings(url, **{T + "ANONYMOUS_ALLOWED": "true"}).check_platforms()
     assert settings(url, **{T + "ANONYMOUS_ALLOWED": "maybe"}).platforms == ()
+    assert settings(url, **{T + "ANONYMOUS_ALLOWED": "yes"}).platforms == ()
 
 
 def test_a_teams_only_instance_gets_its_own_stored_key_not_a_known_one(db_url: str) -> None:
