@@ -47,7 +47,7 @@ async def test_the_monthly_report_posts_once_with_two_instances(
         queued = [bot.services.reports.tick() for bot in (a, b, a, b)]
         assert queued.count(True) == 1  # exactly one instance queued it
         await eventually(lambda: len(fake.of("files.completeUploadExternal!failed")) == 1)
-        clock.now += timedelta(seconds=30)  # past the back-off
+        clock.now += timedelta(minutes=6)  # past any back-off (at most 5 minutes, with jitter)
         await eventually(lambda: len(fake.uploaded("CCOMPLY")) == 2, timeout=30)
         await asyncio.sleep(1.5)  # leases of 1 s: time enough for a duplicate to show
         assert not a.services.reports.tick()  # a later tick the same month queues nothing
