@@ -50,6 +50,12 @@ def test_console_replay(walk: Walk, tmp_path: Path) -> None:
     assert done.headline == headline
     screen = "\n".join(out)
     assert "Step 1 of 4" in screen and "Step 4 of 4" in screen and "Decision record" in screen
+    # each reflection prompt is one bullet, however the terminal wraps it, with its words whole
+    outcome = CONTENT.trees[walk.tree].nodes[walk.outcome].outcome
+    prompts = [r.en for r in outcome.reflect]  # type: ignore[union-attr]
+    block = screen.split("\nReflect:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    bullets = " ".join(line.strip() for line in block).split("• ")[1:]
+    assert [b.strip() for b in bullets] == prompts
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,18 @@ from bot.messages import msg
 WIDTH = 78
 
 
-def _wrap(text: str, indent: str = "") -> list[str]:
+def _wrap(text: str, indent: str = "", hang: str | None = None) -> list[str]:
+    """Wrap to the terminal width; `hang` indents continuation lines (a bullet's text lines up
+    under its first word instead of repeating the bullet on every line)."""
     out: list[str] = []
     for para in text.splitlines() or [""]:
         out.extend(
             textwrap.wrap(
-                para, WIDTH, initial_indent=indent, subsequent_indent=indent, break_long_words=True
+                para,
+                WIDTH,
+                initial_indent=indent,
+                subsequent_indent=indent if hang is None else hang,
+                break_long_words=True,
             )
             or [""]
         )
@@ -41,7 +47,7 @@ def outcome_lines(o: OutcomeReply, lang: str) -> list[str]:
         lines += [f"  {c.id} {c.title} — {c.source}" for c in o.cites]
     lines += ["", msg("reflect", lang) + ":"]
     for r in o.reflect:
-        lines += _wrap(r, "  • ")
+        lines += _wrap(r, "  • ", hang="    ")
     if o.escalation == "required":
         lines += ["", "!! " + msg("escalation_required", lang)]
     elif o.escalation == "offered":
