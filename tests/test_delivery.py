@@ -89,6 +89,50 @@ async def test_waiting_rows_are_logged_once_then_delivered(
     assert deliverer.calls == 4
 
 
+class _Slow:
+    """A delivery that outlasts its lease several times over (a chart render, a slow API)."""
+
+    platform = "teams"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.calls = seconds, 0
+
+    async def deliver(self, job: Job) -> dict[str, str]:
+        self.calls += 1
+        await asyncio.sleep(self.seconds)
+        return {"sent": "yes"}
+
+
+async def test_a_delivery_longer_than_its_lease_is_not_taken_over(db_url: str) -> None:
+    """Two instances on one database: while the first is still delivering, its lease is
+    renewed, so the second never claims the row and the post happens once."""
+    first, second = _services(db_url), _services(db_url)
+    row = _enqueue(first, "teams")
+    lease = timedelta(seconds=0.3)
+    slow, rival = _Slow(1.5), _Slow(0)
+    a, b = Worker(first, slow, lease=lease), Worker(second, rival, lease=lease)
+    busy = asyncio.create_task(a.tick())
+    for _ in range(15):  # the other instance keeps polling through five lease lengths
+        await asyncio.sleep(0.1)
+        await b.tick()
+    assert await busy == 1
+    assert (slow.calls, rival.calls) == (1, 0)
+    with first.db.read() as tx:
+        got = tx.execute(text("SELECT status, attempts FROM outbox WHERE id = :i"), {"i": row})
+        assert got.one() == ("sent", 1)
+
+
+def test_a_claim_taken_over_after_a_crash_can_no_longer_be_renewed(db_url: str) -> None:
+    s = _services(db_url)
+    _enqueue(s, "teams")
+    (crashed,) = outbox.claim(s.db, "teams", s.clock(), lease=timedelta(seconds=1))
+    later = s.clock() + timedelta(seconds=5)  # the crashed instance's lease ran out
+    (taken,) = outbox.claim(s.db, "teams", later)
+    assert taken.attempts == crashed.attempts + 1
+    assert outbox.renew(s.db, crashed, later) is False  # the old claim is over
+    assert outbox.renew(s.db, taken, later) is True
+
+
 async def test_a_services_commit_wakes_only_its_platforms_worker(sqlite_url: str) -> None:
     s = _services(sqlite_url)
     woke: list[str] = []

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.storage.db import Database
+from bot.storage.db import Database, rowcount
 from bot.storage.tables import OutboxRow
 
 LEASE = timedelta(seconds=60)
@@ -139,6 +139,27 @@ def claim(
                 )
             )
         return jobs
+
+
+def renew(db: Database, job: Job, now: datetime, lease: timedelta = LEASE) -> bool:
+    """Extend this claim's lease while its delivery is still running.
+
+    A chart render or a slow platform can outlast the lease; without renewal another
+    instance would claim the row mid-delivery and post a second time. The row's attempt
+    count is the fencing token: once another worker has re-claimed it (its count moved on),
+    this claim is over and renewing it is refused. Returns whether the claim is still ours."""
+    with db.tx() as s:
+        result = s.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == job.id,
+                OutboxRow.status == "pending",
+                OutboxRow.attempts == job.attempts,
+                OutboxRow.claimed_until.is_not(None),
+            )
+            .values(claimed_until=now + lease)
+        )
+        return rowcount(result) == 1
 
 
 def done(db: Database, job_id: int, now: datetime, result: dict[str, str]) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_YET_WAIT = timedelta(seconds=2)
+MAX_HOLD = timedelta(minutes=5)  # the longest one delivery keeps renewing its lease
 
 
 class NotYet(Exception):
@@ -100,7 +101,7 @@ class Worker:
     async def deliver(self, job: Job) -> None:
         now = self.s.clock
         try:
-            result = await self.deliverer.deliver(job)
+            result = await self._held(job)
         except NotYet as exc:
             reason = str(exc)
             # once per row and reason at WARNING (kept on the row, so across instances too)
@@ -139,6 +140,36 @@ class Worker:
             )
             return
         await asyncio.to_thread(outbox.done, self.s.db, job.id, now(), result)
+
+    async def _held(self, job: Job) -> dict[str, str]:
+        """The deliverer's work, with the lease renewed until it returns or raises."""
+        heartbeat = asyncio.create_task(self._hold(job))
+        try:
+            return await self.deliverer.deliver(job)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _hold(self, job: Job) -> None:
+        """Renew the lease every third of it while the delivery runs, up to MAX_HOLD: a
+        delivery that outlasts its lease (a chart render, a slow platform) would otherwise be
+        claimed by another instance and done twice. A killed process stops renewing, so its
+        rows are still taken over one lease after the crash; a hung one after MAX_HOLD."""
+        period = max(self.lease.total_seconds() / 3, 0.05)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + MAX_HOLD.total_seconds()
+        while loop.time() < until:
+            await asyncio.sleep(period)
+            try:
+                ours = await asyncio.to_thread(
+                    outbox.renew, self.s.db, job, self.s.clock(), self.lease
+                )
+            except Exception as exc:  # the database blipped: the next beat tries again
+                log.warning("outbox %s lease renewal failed: %s", job.id, type(exc).__name__)
+                continue
+            if not ours:
+                return
 
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = 30.0) -> None:
