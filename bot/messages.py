@@ -334,6 +334,28 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "• `exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 [Asia/Shanghai]`\n"
         "• `exercise cancel <安排id>`",
     },
+    "exercise_list_line": {
+        "en": "- `{id}` {where} · {what} · {post} → {reveal} ({tz})",
+        "zh": "- `{id}` {where} · {what} · {post} → {reveal}（{tz}）",
+    },
+    "exercise_weekly_rotation": {"en": "weekly rotation", "zh": "每周轮换"},
+    "exercise_list_empty": {
+        "en": "No exercise schedules on this platform.",
+        "zh": "本平台没有练习安排。",
+    },
+    "exercise_weekly_scheduled": {
+        "en": "Weekly rotation `{id}` scheduled here: {post} → {reveal} ({tz}).",
+        "zh": "已在此安排每周轮换 `{id}`：{post} → {reveal}（{tz}）。",
+    },
+    "exercise_once_scheduled": {
+        "en": "Exercise {exercise} `{id}` scheduled here: {post} → {reveal} ({tz}).",
+        "zh": "已在此安排练习 {exercise} `{id}`：{post} → {reveal}（{tz}）。",
+    },
+    "exercise_cancelled": {
+        "en": "Schedule `{id}` cancelled.",
+        "zh": "安排 `{id}` 已取消。",
+    },
+    "exercise_this_channel": {"en": "this channel", "zh": "本频道"},
     "busy": {
         "en": "EthicsBot is very busy right now — please try again in a minute.",
         "zh": "道德助手当前繁忙，请稍后再试。",

@@ -83,6 +83,32 @@ async def answer(bot: TeamsBot, post: dict[str, Any], option: str, aad: str, at:
     )
 
 
+async def test_a_bank_on_both_platforms_keeps_each_platforms_schedules_apart(
+    db_url: str,
+) -> None:
+    """A Slack channel id means nothing to a Teams trainer: `exercise list` in Teams shows
+    Teams schedules only, and `cancel` cannot reach a Slack schedule from Teams."""
+    fake = await FakeConnector().start()
+    env = teams_env(db_url, FIXTURE_CONTENT, TRAINER_TEAMS_USERS=TRAINER, TRAINER_SLACK_USERS="UT")
+    bot = await TeamsBot(bootstrap(Settings.from_env(env)), fake).start()
+    try:
+        slack = bot.services.exercises.schedule(
+            "slack:UT", platform="slack", channel="CSLACK1", kind="weekly",
+            post="mon 09:00", reveal="fri 16:00", tz="Asia/Shanghai",
+        )  # fmt: skip
+        assert "No exercise schedules" in await command(bot, "exercise list")
+        await command(bot, "exercise weekly tue 10:00 thu 15:00 Asia/Shanghai")
+        listed = await command(bot, "exercise list")
+        assert "this channel" in listed and "tue 10:00" in listed
+        assert slack.id[:8] not in listed and "CSLACK1" not in listed
+        assert "cancelled" not in await command(bot, f"exercise cancel {slack.id[:8]}")
+        (status,) = [s.status for s in bot.services.exercises.schedules() if s.id == slack.id]
+        assert status == "active"
+    finally:
+        await bot.stop()
+        await fake.stop()
+
+
 async def test_an_exercise_posts_to_a_teams_channel_takes_private_answers_and_reveals(
     world: tuple[TeamsBot, FakeClock],
 ) -> None:
@@ -92,7 +118,7 @@ async def test_an_exercise_posts_to_a_teams_channel_takes_private_answers_and_re
         bot, "exercise weekly mon 09:00 fri 16:00", aad="aad-staff-1"
     )
     reply = await command(bot, "exercise weekly mon 09:00 fri 16:00 Asia/Shanghai")
-    assert "scheduled in this channel" in reply
+    assert "scheduled here" in reply
     assert "this channel" in await command(bot, "exercise list")
     with bot.services.db.tx() as s:
         platform, channel = s.execute(

@@ -48,6 +48,7 @@ class ScheduleInfo:
     reveal_spec: str
     tz: str
     status: str
+    platform: str  # where `channel` is: "slack" or "teams"
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,15 @@ class ExerciseService:
             r = s.get(ScheduleRow, sid)
             assert r is not None
             return ScheduleInfo(
-                r.id, r.channel, r.kind, r.exercise_id, r.post_spec, r.reveal_spec, r.tz, r.status
+                r.id,
+                r.channel,
+                r.kind,
+                r.exercise_id,
+                r.post_spec,
+                r.reveal_spec,
+                r.tz,
+                r.status,
+                r.platform,
             )
 
     # -- the scheduler ----------------------------------------------------------------------

@@ -14,8 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack import actions as A
 from bot.adapters.slack import exercise_blocks as XB
 from bot.adapters.slack.listeners import Body, Deferred, SlackConsultations, owner_of
-from bot.adapters.slack.text import msg
+from bot.adapters.slack.text import mrkdwn, msg
 from bot.cases.roles import TRAINER, qualify
+from bot.exercises import commands
 from bot.exercises.service import ExerciseService
 from bot.service import Refused
 
@@ -51,61 +52,20 @@ class SlackExercises:
         lang = str(await asyncio.to_thread(self.c.service.lang_of, owner_of(body)) or "en")
         user = qualify("slack", str(body.get("user_id") or ""))
         try:
-            text = await asyncio.to_thread(self._run, words, user, str(body.get("channel_id")))
+            text = await asyncio.to_thread(
+                commands.run,
+                self.x,
+                words,
+                trainer=user,
+                platform="slack",
+                channel=str(body.get("channel_id")),
+                lang=lang,
+                where=lambda channel: f"<#{channel}>",
+            )
+            text = mrkdwn(text)
         except Refused as exc:
             text = msg(exc.key, lang, detail=str(exc))
         await ack(text=text or msg("exercise_help", lang), response_type="ephemeral")
-
-    def _run(self, words: list[str], user: str, channel: str) -> str:
-        if not words or words[0] == "help":
-            return ""
-        cmd, args = words[0], words[1:]
-        if cmd == "list":
-            rows = self.x.schedules()
-            lines = [
-                f"`{s.id[:8]}` <#{s.channel}> {s.exercise_id or 'weekly'} {s.post_spec} → "
-                f"{s.reveal_spec} {s.tz} [{s.status}]"
-                for s in rows
-            ]
-            return "\n".join(lines) or "No schedules."
-        if cmd == "weekly" and len(args) >= 4:
-            tz = args[4] if len(args) > 4 else "Asia/Shanghai"
-            s = self.x.schedule(
-                user,
-                platform="slack",
-                channel=channel,
-                kind="weekly",
-                post=f"{args[0]} {args[1]}",
-                reveal=f"{args[2]} {args[3]}",
-                tz=tz,
-            )
-            return (
-                f"Weekly rotation `{s.id[:8]}` scheduled here: "
-                f"{s.post_spec} → {s.reveal_spec} ({s.tz})."
-            )
-        if cmd == "once" and len(args) >= 3:
-            tz = args[3] if len(args) > 3 else "Asia/Shanghai"
-            s = self.x.schedule(
-                user,
-                platform="slack",
-                channel=channel,
-                kind="once",
-                exercise_id=args[0],
-                post=args[1],
-                reveal=args[2],
-                tz=tz,
-            )
-            return (
-                f"Exercise {s.exercise_id} `{s.id[:8]}` scheduled here: "
-                f"{s.post_spec} → {s.reveal_spec} ({s.tz})."
-            )
-        if cmd == "cancel" and args:
-            match = [s for s in self.x.schedules() if s.id.startswith(args[0])]
-            if len(match) != 1:
-                raise Refused("gone")
-            s = self.x.cancel(user, match[0].id)
-            return f"Schedule `{s.id[:8]}` cancelled."
-        return ""
 
     async def home_blocks(self, user: str) -> list[Any]:
         if not self.x.roles().has(TRAINER, qualify("slack", user)):

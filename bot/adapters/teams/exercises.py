@@ -24,6 +24,7 @@ from bot.adapters.teams.cards import Card, note_card
 from bot.adapters.teams.case_cards import msg
 from bot.adapters.teams.consult import owner_of
 from bot.adapters.teams.references import ConversationRef, ConversationStore
+from bot.exercises import commands
 from bot.service import Refused
 
 if TYPE_CHECKING:
@@ -50,8 +51,9 @@ def _clicked_at(activity: dict[str, Any]) -> datetime | None:
         return None
 
 
-def _where(channel: str, here: str) -> str:
-    return "this channel" if channel == here else channel[:24] + "…"
+def _where(channel: str, here: str, lang: str) -> str:
+    """A Teams channel as a trainer reads it: its conversation id means nothing to people."""
+    return msg("exercise_this_channel", lang) if channel == here else channel[:24] + "…"
 
 
 class TeamsExercises:
@@ -85,59 +87,19 @@ class TeamsExercises:
                 ),
             )
         try:
-            reply = await self.call(self._run, words, owner_of(activity), channel)
+            reply = await self.call(
+                commands.run,
+                self.x,
+                words,
+                trainer=owner_of(activity),
+                platform="teams",
+                channel=channel,
+                lang=lang,
+                where=lambda other: _where(other, channel, lang),
+            )
         except Refused as exc:
             reply = msg(exc.key, lang, detail=str(exc))
         return note_card(reply or msg("exercise_help", lang), lang)
-
-    def _run(self, words: list[str], trainer: str, channel: str) -> str:
-        if not words or words[0].lower() == "help":
-            return ""
-        cmd, args = words[0].lower(), words[1:]
-        if cmd == "list":
-            rows = [s for s in self.x.schedules() if s.status == "active"]
-            lines = [
-                f"- `{s.id[:8]}` {_where(s.channel, channel)} "
-                f"· {s.exercise_id or 'weekly'} · {s.post_spec} → {s.reveal_spec} {s.tz}"
-                for s in rows
-            ]
-            return "\n".join(lines) or "No schedules."
-        if cmd == "weekly" and len(args) >= 4:
-            s = self.x.schedule(
-                trainer,
-                platform="teams",
-                channel=channel,
-                kind="weekly",
-                post=f"{args[0]} {args[1]}",
-                reveal=f"{args[2]} {args[3]}",
-                tz=args[4] if len(args) > 4 else "Asia/Shanghai",
-            )
-            return (
-                f"Weekly rotation `{s.id[:8]}` scheduled in this channel: "
-                f"{s.post_spec} → {s.reveal_spec} ({s.tz})."
-            )
-        if cmd == "once" and len(args) >= 3:
-            s = self.x.schedule(
-                trainer,
-                platform="teams",
-                channel=channel,
-                kind="once",
-                exercise_id=args[0],
-                post=args[1],
-                reveal=args[2],
-                tz=args[3] if len(args) > 3 else "Asia/Shanghai",
-            )
-            return (
-                f"Exercise {s.exercise_id} `{s.id[:8]}` scheduled in this channel: "
-                f"{s.post_spec} → {s.reveal_spec} ({s.tz})."
-            )
-        if cmd == "cancel" and args:
-            match = [s for s in self.x.schedules() if s.id.startswith(args[0].lower())]
-            if len(match) != 1:
-                raise Refused("gone")
-            s = self.x.cancel(trainer, match[0].id)
-            return f"Schedule `{s.id[:8]}` cancelled."
-        return ""
 
     def personal_hint(self, lang: str) -> Card:
         """`exercise …` typed in the personal chat: say where and how to schedule instead."""

@@ -1,0 +1,96 @@
+"""The trainers' exercise command, read once for every platform.
+
+Slack types it as `/ethics exercise …`, Teams as `@EthicsBot exercise …`; the words after
+`exercise` are the same, and so are their meaning and the answers. Each adapter used to carry
+its own copy of this parser, with English answers written inline: the copies had already
+drifted (one listed cancelled schedules, one did not; neither knew which platform a schedule
+was on). Here it is read once and answered through bot/messages.py in the trainer's language;
+the adapter only supplies how a channel is named on its platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.exercises.service import ExerciseService, ScheduleInfo
+from bot.messages import msg
+from bot.service import Refused
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def run(
+    x: ExerciseService,
+    words: list[str],
+    *,
+    trainer: str,
+    platform: str,
+    channel: str,
+    lang: str,
+    where: Callable[[str], str],
+) -> str:
+    """Carry out the command and say what happened (neutral markup); "" asks for the help.
+
+    `where(channel)` names a schedule's channel as the platform shows it. `list` shows only
+    this platform's active schedules: a Teams trainer cannot act on a Slack channel id, and
+    the other platform's trainers keep their own list. Refusals (not a trainer, a bad time,
+    an unknown exercise) raise `Refused` for the adapter to word.
+    """
+    if not words or words[0].lower() == "help":
+        return ""
+    cmd, args = words[0].lower(), words[1:]
+    if cmd == "list":
+        mine = [s for s in _platforms(x, platform) if s.status == "active"]
+        lines = [
+            msg(
+                "exercise_list_line",
+                lang,
+                id=s.id[:8],
+                where=where(s.channel),
+                what=s.exercise_id or msg("exercise_weekly_rotation", lang),
+                post=s.post_spec,
+                reveal=s.reveal_spec,
+                tz=s.tz,
+            )
+            for s in mine
+        ]
+        return "\n".join(lines) or msg("exercise_list_empty", lang)
+    if cmd == "weekly" and len(args) >= 4:
+        s = x.schedule(
+            trainer,
+            platform=platform,
+            channel=channel,
+            kind="weekly",
+            post=f"{args[0]} {args[1]}",
+            reveal=f"{args[2]} {args[3]}",
+            tz=args[4] if len(args) > 4 else DEFAULT_TZ,
+        )
+        return msg("exercise_weekly_scheduled", lang, **_said(s))
+    if cmd == "once" and len(args) >= 3:
+        s = x.schedule(
+            trainer,
+            platform=platform,
+            channel=channel,
+            kind="once",
+            exercise_id=args[0],
+            post=args[1],
+            reveal=args[2],
+            tz=args[3] if len(args) > 3 else DEFAULT_TZ,
+        )
+        return msg("exercise_once_scheduled", lang, exercise=s.exercise_id or "", **_said(s))
+    if cmd == "cancel" and args:
+        prefix = args[0].lower()
+        match = [s for s in _platforms(x, platform) if s.id.startswith(prefix)]
+        if len(match) != 1:
+            raise Refused("gone")
+        s = x.cancel(trainer, match[0].id)
+        return msg("exercise_cancelled", lang, id=s.id[:8])
+    return ""
+
+
+def _platforms(x: ExerciseService, platform: str) -> list[ScheduleInfo]:
+    return [s for s in x.schedules() if s.platform == platform]
+
+
+def _said(s: ScheduleInfo) -> dict[str, str]:
+    return {"id": s.id[:8], "post": s.post_spec, "reveal": s.reveal_spec, "tz": s.tz}
