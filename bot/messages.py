@@ -317,11 +317,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — a weekly "
         "rotation in this channel\n"
         "• `/ethics exercise once <exercise-id> 2026-12-07T09:00 2026-12-11T16:00 "
-        "[Asia/Shanghai]`\n• `/ethics exercise cancel <schedule-id>`",
+        "[Asia/Shanghai]`\n• `/ethics exercise cancel <schedule-id>`\n"
+        "• `/ethics exercise results` — the last 12 weeks as a chart, to your messages",
         "zh": "培训师：\n• `/ethics exercise list`\n"
         "• `/ethics exercise weekly mon 09:00 fri 16:00 [Asia/Shanghai]` — 在本频道每周轮换\n"
         "• `/ethics exercise once <练习id> 2026-12-07T09:00 2026-12-11T16:00 "
-        "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`",
+        "[Asia/Shanghai]`\n• `/ethics exercise cancel <安排id>`\n"
+        "• `/ethics exercise results` — 近 12 周结果图表，发到你的私信",
     },
     "exercise_help.teams": {
         "en": "Trainers, @mention EthicsBot in the channel:\n• `exercise list`\n"
@@ -356,6 +358,22 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "安排 `{id}` 已取消。",
     },
     "exercise_this_channel": {"en": "this channel", "zh": "本频道"},
+    "exercise_results_coming": {
+        "en": "Drawing the exercise results of the last 12 weeks: they arrive in your direct "
+        "messages with EthicsBot in a moment (a chart and the same numbers as CSV).",
+        "zh": "正在绘制近 12 周的练习结果，稍后发送到你与道德助手的私信中"
+        "（图表及相同数据的 CSV）。",
+    },
+    "exercise_results_none": {
+        "en": "No exercise was posted in the last 12 weeks, so there is nothing to chart yet.",
+        "zh": "近 12 周没有发布过练习，暂无可绘制的结果。",
+    },
+    "exercise_results_caption": {
+        "en": "**{title}** ({period}). Participation per exercise and the share choosing the "
+        "recommended answer; groups under 5 are shown as “fewer than 5”.",
+        "zh": "**{title}**（{period}）。每次练习的参与人数及选择推荐答案的比例；"
+        "不足 5 人的组显示为“少于 5”。",
+    },
     "busy": {
         "en": "EthicsBot is very busy right now — please try again in a minute.",
         "zh": "道德助手当前繁忙，请稍后再试。",

@@ -82,3 +82,36 @@ async def test_a_month_with_nothing_in_it_posts_no_report(fake: FakeSlack, sqlit
     finally:
         await bot.stop()
     assert fake.uploaded("CCOMPLY") == [] and not fake.of("files.getUploadURLExternal")
+
+
+async def test_a_trainer_gets_the_twelve_week_results_chart_in_their_dm(
+    fake: FakeSlack, sqlite_url: str
+) -> None:
+    """`/ethics exercise results`: trainers only; the chart and its CSV arrive in the
+    trainer's DM (never the channel), with the same figures the CLI exports."""
+    from tests.fakes.signing import command_body
+    from tests.test_reports import NOW, seed_exercises
+
+    bot = await start_bot(sqlite_url, fake, clock=FakeClock(NOW), **FAST)
+    try:
+        r = await bot.post(command_body("exercise results", user="UTRAINER"))
+        assert "on their way" not in r.json()["text"]  # nothing posted yet: said so plainly
+        await eventually(lambda: "No exercise was posted" in str(fake.messages.get("DUTRAINER")))
+        seed_exercises(bot.services.db)
+        r = await bot.post(command_body("exercise results", user="U1"))
+        assert "Only trainers" in r.json()["text"]
+        r = await bot.post(command_body("exercise results", user="UTRAINER"))
+        assert "12 weeks" in r.json()["text"]
+        await eventually(lambda: len(fake.uploaded("DUTRAINER")) == 2)
+    finally:
+        await bot.stop()
+    png, table = sorted(fake.uploaded("DUTRAINER"), key=lambda f: f["name"].endswith(".csv"))
+    assert png["data"].startswith(PNG) and "ex-mini-1" in png["alt_txt"]
+    rows = list(csv.reader(io.StringIO(table["data"].decode())))
+    assert [(r[0], r[1][:10], r[2], r[3]) for r in rows[1:]] == [
+        ("ex-mini-1", "2026-10-05", "6", "0.667"),
+        ("ex-mini-2", "2026-11-02", "fewer than 5", "fewer than 5"),
+        ("ex-mini-3", "2026-11-30", "5", "0.6"),
+    ]
+    elsewhere = [m for ch, ms in fake.messages.items() if ch != "DUTRAINER" for m in ms]
+    assert not any(m.get("files") for m in elsewhere)

@@ -88,6 +88,11 @@ def run(
     return ""
 
 
+def wants_results(words: list[str]) -> bool:
+    """`exercise results`: a picture, which each platform delivers its own way."""
+    return bool(words) and words[0].lower() == "results"
+
+
 def _platforms(x: ExerciseService, platform: str) -> list[ScheduleInfo]:
     return [s for s in x.schedules() if s.platform == platform]
 

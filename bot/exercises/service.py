@@ -85,7 +85,7 @@ class ExerciseService:
 
     # -- trainers ---------------------------------------------------------------------------
 
-    def _trainer(self, actor: str, action: str, subject: str) -> None:
+    def require_trainer(self, actor: str, action: str, subject: str) -> None:
         """`cli:*` actors run on the server itself and are trusted; chat users (`slack:…`,
         `teams:…`) need the role on the platform they act from."""
         if actor.startswith("cli:") or self.roles().has(TRAINER, actor):
@@ -116,7 +116,7 @@ class ExerciseService:
     ) -> ScheduleInfo:
         """Plan one exercise (kind 'once') or a weekly rotation for a channel of `platform`
         (where the posts go; the trainer may act from the other platform)."""
-        self._trainer(actor, "schedule", f"channel:{channel}")
+        self.require_trainer(actor, "schedule", f"channel:{channel}")
         if platform not in PLATFORMS:
             raise Refused("bad_schedule", f"unknown platform {platform!r}")
         try:
@@ -156,7 +156,7 @@ class ExerciseService:
         return self._info(sid)
 
     def cancel(self, actor: str, schedule_id: str) -> ScheduleInfo:
-        self._trainer(actor, "cancel", f"schedule:{schedule_id}")
+        self.require_trainer(actor, "cancel", f"schedule:{schedule_id}")
         now = self.clock()
         with self.db.tx() as s:
             row = s.get(ScheduleRow, schedule_id)

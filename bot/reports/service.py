@@ -41,7 +41,7 @@ CATCH_UP_DAYS = 10
 class ReportFiles:
     """One report as a chat post: the picture, its alt text, the same numbers as CSV."""
 
-    month: str
+    month: str  # the period covered: "2026-11", or "2026-09-14..2026-12-07" for exercises
     png: bytes
     alt: str
     csv: bytes
@@ -122,6 +122,26 @@ class ReportService:
         return ReportFiles(
             month, chart.png, chart.alt, export.monthly(self.db, m, now, "csv", lang), title
         )
+
+    def exercise_results(self, trainer: str, lang: str = "en") -> ReportFiles | None:
+        """A trainer's view of the last 12 weeks of exercises: participation and the share
+        choosing the recommended answer, as a chart with alt text plus the same numbers as
+        CSV; None when nothing was posted in that time. Trainers only (refusals audited):
+        the figures are aggregates (fewer than five shown as such), but which exercises ran
+        where is still the training team's business."""
+        from bot.reports import charts, export
+
+        self.exercises.require_trainer(trainer, "results", "exercises")
+        now = self.clock()
+        rows = stats.exercises(self.exercises, now)
+        if not rows:
+            return None
+        chart = charts.exercises_chart(rows, lang)
+        title = "近 12 周练习结果" if lang == "zh" else "Exercise results, last 12 weeks"
+        days = sorted(r["posted_for"][:10] for r in rows)
+        period = f"{days[0]}..{days[-1]}"
+        csv = export.exercises(self.exercises, now, "csv", lang)
+        return ReportFiles(period, chart.png, chart.alt, csv, title)
 
     def reveal_chart(self, post_id: str, lang: str = "en") -> Chart | None:
         """The answer distribution of a revealed exercise; None under five answers."""

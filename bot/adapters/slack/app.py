@@ -68,6 +68,6 @@ def build_slack_app(
     deferred = deferred or Deferred()
     consult = register(app, services.consult, deferred, settings.compliance_contact)
     register_cases(app, consult, services.cases, deferred)
-    register_exercises(app, consult, services.exercises, deferred)
+    register_exercises(app, consult, services.exercises, deferred, services.reports)
     register_reflection(app, consult, services.reflection, deferred)
     return app

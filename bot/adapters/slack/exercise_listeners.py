@@ -15,18 +15,29 @@ from bot.adapters.slack import actions as A
 from bot.adapters.slack import exercise_blocks as XB
 from bot.adapters.slack.listeners import Body, Deferred, SlackConsultations, owner_of
 from bot.adapters.slack.text import mrkdwn, msg
-from bot.cases.roles import TRAINER, qualify
+from bot.cases.roles import TRAINER, qualify, split_identity
 from bot.exercises import commands
 from bot.exercises.service import ExerciseService
+from bot.reports.service import ReportService
 from bot.service import Refused
 
 log = logging.getLogger(__name__)
 
 
 class SlackExercises:
-    def __init__(self, consult: SlackConsultations, exercises: ExerciseService) -> None:
+    def __init__(
+        self,
+        consult: SlackConsultations,
+        exercises: ExerciseService,
+        reports: ReportService,
+        deferred: Deferred,
+        client: AsyncWebClient,
+    ) -> None:
         self.c = consult
         self.x = exercises
+        self.reports = reports
+        self.deferred = deferred
+        self.client = client
 
     async def on_answer(self, body: Body, respond: AsyncRespond, client: AsyncWebClient) -> None:
         value = str(body["actions"][0].get("value") or "")
@@ -51,6 +62,9 @@ class SlackExercises:
         words = str(body.get("text") or "").split()[1:]
         lang = str(await asyncio.to_thread(self.c.service.lang_of, owner_of(body)) or "en")
         user = qualify("slack", str(body.get("user_id") or ""))
+        if commands.wants_results(words):
+            await self.ack_results(ack, user, lang)
+            return
         try:
             text = await asyncio.to_thread(
                 commands.run,
@@ -66,6 +80,40 @@ class SlackExercises:
         except Refused as exc:
             text = msg(exc.key, lang, detail=str(exc))
         await ack(text=text or msg("exercise_help", lang), response_type="ephemeral")
+
+    async def ack_results(self, ack: AsyncAck, user: str, lang: str) -> None:
+        """Trainers only, checked before the ack says anything; the chart (drawing takes a
+        moment, more than an ack may) then goes to the trainer's DM, not to the channel."""
+        try:
+            await asyncio.to_thread(self.x.require_trainer, user, "results", "exercises")
+        except Refused as exc:
+            await ack(text=msg(exc.key, lang, detail=str(exc)), response_type="ephemeral")
+            return
+        await ack(text=msg("exercise_results_coming", lang), response_type="ephemeral")
+        self.deferred.spawn(self.send_results(user, lang))
+
+    async def send_results(self, user: str, lang: str) -> None:
+        files = await asyncio.to_thread(self.reports.exercise_results, user, lang)
+        _, user_id = split_identity(user)
+        dm = await self.client.conversations_open(users=user_id)
+        channel = str(dm["channel"]["id"])
+        if files is None:
+            await self.client.chat_postMessage(
+                channel=channel, text=msg("exercise_results_none", lang)
+            )
+            return
+        stem = f"ethicsbot-exercises-{files.month.replace('..', '-to-')}"
+        await self.client.files_upload_v2(
+            channel=channel,
+            initial_comment=msg(
+                "exercise_results_caption", lang, title=files.title, period=files.month
+            ),
+            file_uploads=[
+                {"content": files.png, "filename": f"{stem}.png", "title": files.title,
+                 "alt_txt": files.alt},
+                {"content": files.csv, "filename": f"{stem}.csv", "title": f"{files.title} (CSV)"},
+            ],
+        )  # fmt: skip
 
     async def home_blocks(self, user: str) -> list[Any]:
         if not self.x.roles().has(TRAINER, qualify("slack", user)):
@@ -84,9 +132,13 @@ def _click_time(body: Body) -> datetime | None:
 
 
 def register_exercises(
-    app: AsyncApp, consult: SlackConsultations, exercises: ExerciseService, deferred: Deferred
+    app: AsyncApp,
+    consult: SlackConsultations,
+    exercises: ExerciseService,
+    deferred: Deferred,
+    reports: ReportService,
 ) -> SlackExercises:
-    h = SlackExercises(consult, exercises)
+    h = SlackExercises(consult, exercises, reports, deferred, app.client)
 
     async def answer(
         ack: AsyncAck, body: Body, respond: AsyncRespond, client: AsyncWebClient
