@@ -235,15 +235,16 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             await asyncio.sleep(9 / rate)
-        await asyncio.gather(*tasks)
         if not rss_start:
             rss_start = [rss_kib(s.proc.pid) for s in servers if s.proc]
+        # at the last minute of load (minute 10 of a 10-minute run), not after the drain
+        rss_end = [rss_kib(s.proc.pid) for s in servers if s.proc]
+        await asyncio.gather(*tasks)
         stopped = time.monotonic()
         while pending(db_url) and time.monotonic() - stopped < 300:
             await asyncio.sleep(0.5)
         drain = time.monotonic() - stopped
         left = pending(db_url)
-        rss_end = [rss_kib(s.proc.pid) for s in servers if s.proc]
     finally:
         await load.http.close()
         await asyncio.gather(*(s.aclose() for s in servers))
@@ -263,7 +264,8 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
     print(f"outbox drain after load: {drain:.1f} s ({left} rows left)")
     for k, (a, b) in enumerate(zip(rss_start, rss_end, strict=False)):
         growth = (b - a) / a * 100 if a else 0
-        print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, end {b / 1024:.0f} MiB "
+        print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, minute {minutes:g} "
+              f"{b / 1024:.0f} MiB "
               f"({growth:+.1f} %)")  # fmt: skip
 
 
