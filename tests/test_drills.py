@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 
 from bot.adapters.slack import actions as A
 from bot.adapters.slack import case_blocks as CB
@@ -341,3 +341,41 @@ async def test_disk_full_during_an_escalation_nothing_half_written_then_it_goes_
     finally:
         engine.dispose()
         await bot.stop()
+
+
+@pytest.mark.skipif(not PG_OK, reason="PostgreSQL not reachable on 127.0.0.1:5432")
+async def test_teams_postgresql_away_a_click_and_a_message_are_told_to_try_again() -> None:
+    from bot.bootstrap import bootstrap
+    from bot.config import Settings
+    from bot.storage.tables import SessionRow
+    from tests.conftest import ROOT
+    from tests.fakes.teams_connector import FakeConnector, TeamsBot, by_verb, teams_env, texts
+
+    connector = await FakeConnector().start()
+    proxy = ProxyThread()
+    try:
+        with pg_database() as name:
+            settings = Settings.from_env(teams_env(pg_url(name, proxy.port), ROOT, anonymous=False))
+            bot = await TeamsBot(bootstrap(settings), connector, signed=True).start()
+            try:
+                card = await bot.say("confidentiality")
+                choose = by_verb(card, "choose")[0]
+                with bot.services.db.read() as s:
+                    started = s.scalars(select(SessionRow.state_version)).one()
+                proxy.cut()
+                cut_at = asyncio.get_running_loop().time()
+                told = await bot.press(choose)  # the click's own answer says so
+                assert TRY_AGAIN in texts(told.card)
+                assert TRY_AGAIN in texts(await bot.say("ethics"))  # a message: a new card
+                left = DRILL_SECONDS - (asyncio.get_running_loop().time() - cut_at)
+                await asyncio.sleep(max(0.0, left))
+                proxy.restore()
+                step = (await bot.press(choose)).card  # pressed again: it goes through, once
+                assert TRY_AGAIN not in texts(step) and "Step " in texts(step)
+                with bot.services.db.read() as s:
+                    assert s.scalars(select(SessionRow.state_version)).one() == started + 1
+            finally:
+                await bot.stop()
+    finally:
+        proxy.stop()
+        await connector.stop()
