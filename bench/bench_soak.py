@@ -219,6 +219,7 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
     load = Load([s.url for s in servers], rate, index)
     load.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     rss_start: list[int] = []
+    trail: list[list[int]] = []
     tasks: set[asyncio.Task[None]] = set()
     started = time.monotonic()
     end = started + minutes * 60
@@ -228,6 +229,9 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
                 break
             if not rss_start and time.monotonic() - started >= 60:
                 rss_start = [rss_kib(s.proc.pid) for s in servers if s.proc]
+            minute = int((time.monotonic() - started) // 60)
+            if minute > len(trail):  # RSS every minute: growth that levels off is warm-up
+                trail.append([rss_kib(s.proc.pid) // 1024 for s in servers if s.proc])
             # 9 requests per colleague: start one as often as the rate allows
             while len(tasks) > rate * 3:
                 await asyncio.sleep(0.05)
@@ -235,15 +239,16 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             await asyncio.sleep(9 / rate)
-        await asyncio.gather(*tasks)
         if not rss_start:
             rss_start = [rss_kib(s.proc.pid) for s in servers if s.proc]
+        # at the last minute of load (minute 10 of a 10-minute run), not after the drain
+        rss_end = [rss_kib(s.proc.pid) for s in servers if s.proc]
+        await asyncio.gather(*tasks)
         stopped = time.monotonic()
         while pending(db_url) and time.monotonic() - stopped < 300:
             await asyncio.sleep(0.5)
         drain = time.monotonic() - stopped
         left = pending(db_url)
-        rss_end = [rss_kib(s.proc.pid) for s in servers if s.proc]
     finally:
         await load.http.close()
         await asyncio.gather(*(s.aclose() for s in servers))
@@ -261,9 +266,12 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
     print(f"errors: {sum(load.errors.values())} {load.errors or ''}")
     print(f"cards posted: {len(index.cards)} ({len(set(index.cards))} distinct)")
     print(f"outbox drain after load: {drain:.1f} s ({left} rows left)")
+    print("RSS MiB by minute: " + "  ".join(f"{m + 1}:{'/'.join(map(str, r))}"
+                                            for m, r in enumerate(trail)))  # fmt: skip
     for k, (a, b) in enumerate(zip(rss_start, rss_end, strict=False)):
         growth = (b - a) / a * 100 if a else 0
-        print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, end {b / 1024:.0f} MiB "
+        print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, minute {minutes:g} "
+              f"{b / 1024:.0f} MiB "
               f"({growth:+.1f} %)")  # fmt: skip
 
 

@@ -378,6 +378,13 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "EthicsBot is very busy right now — please try again in a minute.",
         "zh": "道德助手当前繁忙，请稍后再试。",
     },
+    # the database is away, locked or full (bot/storage/errors.py): plain text, no markup,
+    # as Slack shows it under a modal's input too
+    "db_unavailable": {
+        "en": "Could not save this just now: our database is not answering. Nothing you "
+        "entered was lost. Please try again in a minute.",
+        "zh": "暂时无法保存：数据库目前没有响应。您输入的内容没有丢失，请一分钟后再试。",
+    },
     "error": {
         "en": "Sorry — something went wrong on our side and nothing was lost. Try again, or "
         "contact compliance directly if it is urgent.",

@@ -14,19 +14,27 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.storage.errors import translated
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An Engine with the per-dialect settings above; `url` is a SQLAlchemy database URL."""
+    """An Engine with the per-dialect settings above; `url` is a SQLAlchemy database URL.
+
+    A SQLite URL may carry `?timeout=<seconds>` (the busy timeout, 30 by default), as
+    SQLAlchemy's pysqlite dialect reads it. Statement parameters are kept out of exception
+    texts (`hide_parameters`): they can hold what a reporter typed, and errors get logged."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        busy = float(str(make_url(url).query.get("timeout") or 30))
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+            url, connect_args={"timeout": busy, "check_same_thread": False}, **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -35,7 +43,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA secure_delete=ON")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -67,7 +75,11 @@ def upgrade(engine: Engine) -> None:
 
 
 class Database:
-    """The engine plus a session factory; `tx()` is one short write transaction."""
+    """The engine plus a session factory; `tx()` is one short write transaction.
+
+    Both `tx()` and `read()` raise `StorageUnavailable` (bot/storage/errors.py) when the
+    database is away, locked past the busy timeout or full: the transaction was rolled back,
+    and the caller's adapter can say "try again" without knowing SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -76,15 +88,27 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
-        with self._factory() as s, s.begin():
-            yield s
+        try:
+            with self._factory() as s, s.begin():
+                yield s
+        except Exception as exc:
+            unavailable = translated(exc)
+            if unavailable is exc:
+                raise
+            raise unavailable from None  # not chained: the cause's text can name parameters
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction: on SQLite it does not take the write lock."""
-        with self._factory() as s, s.begin():
-            s.connection(execution_options={"eb_readonly": True})
-            yield s
+        try:
+            with self._factory() as s, s.begin():
+                s.connection(execution_options={"eb_readonly": True})
+                yield s
+        except Exception as exc:
+            unavailable = translated(exc)
+            if unavailable is exc:
+                raise
+            raise unavailable from None
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -16,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.case_listeners import register_cases
 from bot.adapters.slack.exercise_listeners import register_exercises
-from bot.adapters.slack.listeners import Deferred, register
+from bot.adapters.slack.listeners import Deferred, ack_unavailable, register
 from bot.adapters.slack.reflection_listeners import register_reflection
 from bot.bootstrap import Services
 
@@ -37,9 +39,16 @@ def make_client(token: str, base_url: str, session: aiohttp.ClientSession) -> As
     )
 
 
-async def _on_error(error: Exception, body: dict[str, Any]) -> None:
+async def _on_error(
+    error: Exception, body: dict[str, Any], request: AsyncBoltRequest
+) -> BoltResponse | None:
+    # a database fault before the ack: the ack tells the person (logged where translated)
+    answer = ack_unavailable(error, body, acked=request.context.ack.response is not None)
+    if answer is not None:
+        return answer
     # never log the body: it can hold what a user typed
     log.error("listener failed on a %s request", body.get("type") or "command", exc_info=error)
+    return None
 
 
 class _QuietTokenWarning(logging.Filter):

@@ -144,7 +144,7 @@ def register_exercises(
         ack: AsyncAck, body: Body, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        deferred.spawn(h.on_answer(body, respond, client))
+        deferred.spawn(h.on_answer(body, respond, client), body, client)
 
     app.action(A.pattern(XB.ANSWER))(answer)
     consult.ack_subcommands["exercise"] = h.ack_command

@@ -15,14 +15,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack import actions as A
 from bot.adapters.slack import blocks as B
 from bot.adapters.slack.text import msg
 from bot.core.engine import Turn
 from bot.service import Action, ConsultationService, Refused
+from bot.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +386,61 @@ class SlackConsultations:
         await self.call(self.service.refuse, owner_of(body), f"slack.{what}", "slack", reason)
 
 
+def unavailable_text() -> str:
+    """Both languages: the user's language is itself in the database that is not answering."""
+    return msg("db_unavailable", "en") + "\n" + msg("db_unavailable", "zh")
+
+
+async def tell_unavailable(body: Body, client: AsyncWebClient) -> None:
+    """After the ack: tell the person their click or command did not go through, by the way
+    back the request offers. Over a modal, push a notice on top, so closing it returns to
+    the modal as it was and the same button can simply be pressed again."""
+    text = unavailable_text()
+    notice = B.notice_view(text, "en")
+    view = body.get("view") or {}
+    _, user = _ids(body)
+    try:
+        if view.get("type") == "modal" and view.get("id"):
+            try:
+                await client.views_push(trigger_id=str(body.get("trigger_id")), view=notice)
+            except SlackApiError:  # trigger expired (a long busy wait): replace the modal
+                await client.views_update(view_id=str(view["id"]), view=notice)
+        elif body.get("response_url"):
+            await AsyncWebhookClient(str(body["response_url"])).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+        elif channel := (body.get("channel") or {}).get("id") or body.get("channel_id"):
+            await client.chat_postEphemeral(channel=str(channel), user=user, text=text)
+        elif body.get("trigger_id"):
+            await client.views_open(trigger_id=str(body["trigger_id"]), view=notice)
+        else:
+            await client.chat_postMessage(channel=user, text=text)
+    except Exception as exc:  # Slack unreachable too: the log line is all that is left
+        log.warning("could not tell a user about the database (%s)", type(exc).__name__)
+
+
+def ack_unavailable(error: Exception, body: Body, acked: bool) -> BoltResponse | None:
+    """bolt's error handler for a listener that answers in its ack (view submissions, help
+    and language commands): the database failed before the ack, so the ack itself says so.
+    A submitted modal stays open with the message under its first input (what was typed is
+    kept for the retry); one without inputs gets a notice pushed on top."""
+    if not isinstance(error, StorageUnavailable) or acked:
+        return None
+    text = unavailable_text()
+    if body.get("type") == "view_submission":
+        inputs = list(((body.get("view") or {}).get("state") or {}).get("values") or {})
+        answer: dict[str, Any] = (
+            {"response_action": "errors", "errors": {inputs[0]: text}}
+            if inputs
+            else {"response_action": "push", "view": B.notice_view(text, "en")}
+        )
+    else:
+        answer = {"response_type": "ephemeral", "text": text}
+    return BoltResponse(
+        status=200, body=json.dumps(answer), headers={"content-type": "application/json"}
+    )
+
+
 class Deferred:
     """Work that runs after the ack, as a task the process tracks until it finishes.
 
@@ -401,10 +459,23 @@ class Deferred:
         """Too much work queued: a new modal would open after its trigger_id expired (3 s)."""
         return len(self.tasks) >= self.limit
 
-    def spawn(self, work: Awaitable[None]) -> None:
+    def spawn(
+        self, work: Awaitable[None], body: Body | None = None, client: AsyncWebClient | None = None
+    ) -> None:
+        """Run `work` as a tracked task; with the request's `body` and `client`, a database
+        that is not answering is told to the person instead of leaving them with nothing."""
+        if body is not None and client is not None:
+            work = self._telling(work, body, client)
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self._done)
+
+    @staticmethod
+    async def _telling(work: Awaitable[None], body: Body, client: AsyncWebClient) -> None:
+        try:
+            await work
+        except StorageUnavailable:  # already logged, by class, where it was translated
+            await tell_unavailable(body, client)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
@@ -432,8 +503,12 @@ class Deferred:
             if first is None:
                 await ack()
             else:
-                await first(ack, body)
-            self.spawn(work(body, client))
+                try:
+                    await first(ack, body)
+                except StorageUnavailable:  # before its ack: the ack says so
+                    await ack(text=unavailable_text(), response_type="ephemeral")
+                    return
+            self.spawn(work(body, client), body, client)
 
         return listener
 

@@ -108,7 +108,7 @@ def register_reflection(
         ack: AsyncAck, body: Body, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
-        deferred.spawn(h.on_stop(body, respond, client))
+        deferred.spawn(h.on_stop(body, respond, client), body, client)
 
     app.action(RB.OPEN)(deferred.after_ack(h.on_open))
     app.action(RB.STOP)(stop)

@@ -25,11 +25,12 @@ from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 
 from bot.adapters.teams import cards as C
 from bot.adapters.teams.connector import ConnectorClient
-from bot.adapters.teams.consult import TeamsConsultations
+from bot.adapters.teams.consult import TeamsConsultations, locale_lang
 from bot.adapters.teams.references import ConversationRef, ConversationStore
 from bot.adapters.teams.text import msg
 from bot.delivery.worker import Retry
 from bot.service import ConsultationService
+from bot.storage.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from bot.adapters.teams.cases import TeamsDesk  # teamsdesk
@@ -130,6 +131,9 @@ class EthicsAgent(ActivityHandler):
                 card = await self.h.on_action(activity, verb, data)
                 if self.desk is not None:  # teamsdesk: the outcome's "Report to compliance…"
                     card = await self.desk.after_consultation(activity, data, card)
+        except StorageUnavailable:  # logged where translated; asking the database again
+            lang = locale_lang(activity)  # for the language would only wait once more
+            card = C.note_card(msg("db_unavailable", lang), lang)
         except Exception as exc:  # the user sees our words, never the exception
             log.error("teams: card action %s failed (%s)", verb[:40], type(exc).__name__)
             lang = await self._lang_or_en(activity)

@@ -43,6 +43,7 @@ from bot.adapters.teams.references import ConversationStore
 from bot.adapters.teams.text import msg
 from bot.bootstrap import Services
 from bot.delivery.worker import Retry, Worker
+from bot.storage.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,9 @@ def _turn_error(
         user in our words; for a click, answer with a card so Teams shows no error."""
         log.error("teams turn failed: %s", type(error).__name__)
         activity = as_dict(context.activity)
-        lang = locale_lang(activity)
-        card = C.note_card(msg("error", lang), lang)
+        lang = locale_lang(activity)  # not the stored choice: the database may be what failed
+        key = "db_unavailable" if isinstance(error, StorageUnavailable) else "error"
+        card = C.note_card(msg(key, lang), lang)
         if activity.get("type") == ActivityTypes.invoke:
             body = {"statusCode": 200, "type": C.CONTENT_TYPE, "value": card}
             await context.send_activity(
