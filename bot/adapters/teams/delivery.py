@@ -81,3 +81,8 @@ HANDLERS: dict[Kind, Handler] = {}
 from bot.adapters.teams.desk_delivery import DESK_HANDLERS  # noqa: E402
 
 HANDLERS.update(DESK_HANDLERS)
+
+# teamsrep: the monthly report to the Teams desk
+from bot.adapters.teams.reports import monthly_report  # noqa: E402
+
+HANDLERS[Kind.MONTHLY_REPORT] = monthly_report

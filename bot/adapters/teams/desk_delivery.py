@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams import exercise_cards as XC
-from bot.adapters.teams.cards import message
+from bot.adapters.teams.cards import Card, message
 from bot.adapters.teams.cases import REPORTER_CHAT
 from bot.adapters.teams.connector import ConnectorError
+from bot.adapters.teams.reports import fitted
 from bot.delivery.outbox import Job, Kind
 from bot.delivery.worker import NotYet, Retry
 from bot.messages import msg as neutral
@@ -33,6 +34,7 @@ from bot.service import Refused
 
 if TYPE_CHECKING:
     from bot.adapters.teams.delivery import Handler, TeamsDeliverer
+    from bot.reports.charts import Size
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,8 @@ def _text(body: str, mention: str | None = None) -> dict[str, Any]:
     return activity
 
 
-async def _compliance(d: TeamsDeliverer) -> str:
+async def compliance_conversation(d: TeamsDeliverer) -> str:
+    """The Teams desk's conversation id, or NotYet with what the operator must set."""
     teams = d.s.settings.teams
     conversation = teams.compliance_conversation if teams is not None else ""
     if not conversation:
@@ -77,7 +80,7 @@ async def _compliance(d: TeamsDeliverer) -> str:
 
 async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     assert job.case_id is not None
-    conversation = await _compliance(d)
+    conversation = await compliance_conversation(d)
     try:
         case = await asyncio.to_thread(d.s.cases.card, job.case_id)
     except Refused:  # the case is gone (retention): nothing left to show
@@ -220,11 +223,18 @@ async def exercise_reveal(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     if post.status != "revealed":
         clauses = d.s.content.content.clauses
         titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
+
+        def build(size: Size | None) -> Card:
+            # the chart in Chinese, as in Slack: the reveal reads Chinese first
+            chart = d.s.reports.reveal_chart(post_id, "zh", size) if size is not None else None
+            return XC.reveal_card(post, titles, chart)
+
+        card, _ = await asyncio.to_thread(fitted, build)
         await d.client.reply(
             service_url,
             where["conversation"],
             where["activity"],
-            message(XC.reveal_card(post, titles), "答案揭晓 · The answer"),
+            message(card, "答案揭晓 · The answer"),
         )
         await asyncio.to_thread(d.s.exercises.mark, post_id, "revealed")
     return {"conversation": where["conversation"], "activity": where["activity"]}
