@@ -237,3 +237,53 @@ async def test_no_chart_under_five_answers(world: tuple[TeamsBot, FakeClock]) ->
     ).card
     check_card(reveal, "reveal without chart")
     assert images(reveal) == [] and "少于 5 人" in json.dumps(reveal, ensure_ascii=False)
+
+
+async def test_an_exercise_post_whose_delivery_is_unknown_is_not_posted_twice(
+    db_url: str,
+) -> None:
+    """Issue 9: a process dies in the middle of the connector call (its pending marker is
+    stored, Teams' answer never came). The instance that takes the row over must not post
+    the exercise a second time; the reveal then goes to the channel as a new message, once."""
+    from bot.adapters.teams.references import ConversationRef, ConversationStore
+    from bot.delivery import outbox
+    from tests.test_exercises import SHANGHAI_MON_0900
+    from tests.test_teams_exercises import CHANNEL
+
+    fake = await FakeConnector().start()
+    clock = FakeClock(SHANGHAI_MON_0900 - timedelta(days=1))
+    env = teams_env(db_url, FIXTURE_CONTENT, ETHICSBOT_OUTBOX_LEASE="1")
+    dead = bootstrap(Settings.from_env(env), clock=clock)  # the process that will die
+    ConversationStore(dead.db, clock).remember(
+        ConversationRef(CHANNEL, fake.service_url, kind="channel", team_id="19:team")
+    )
+    dead.exercises.schedule(
+        "cli:ops", platform="teams", channel=CHANNEL, kind="weekly",
+        post="mon 09:00", reveal="fri 16:00", tz="Asia/Shanghai",
+    )  # fmt: skip
+    clock.now = SHANGHAI_MON_0900 + timedelta(seconds=30)
+    dead.exercises.tick()
+    (job,) = outbox.claim(dead.db, "teams", clock(), lease=timedelta(seconds=1))
+    post_id = str(job.payload["post_id"])
+    status = dead.exercises.post(post_id).status
+    dead.exercises.mark(post_id, status, {"pending": str(job.id)})  # ...and then it died
+    clock.now += timedelta(seconds=2)  # its lease runs out
+    bot = await TeamsBot(bootstrap(Settings.from_env(env), clock=clock), fake).start()
+    try:
+        bot.services.signals.notify()
+        await eventually(lambda: bool(bot.services.exercises.post(post_id).message.get("unknown")))
+        await asyncio.sleep(0.5)
+        assert fake.posted == []  # not posted a second time
+        clock.now = SHANGHAI_MON_0900 + timedelta(days=4, hours=7, seconds=30)
+        bot.services.exercises.tick()
+        bot.services.signals.notify()
+        await eventually(lambda: len(fake.posted) == 1)
+        await eventually(lambda: bot.services.exercises.post(post_id).status == "revealed")
+        await asyncio.sleep(1.5)
+    finally:
+        await bot.stop()
+        await fake.stop()
+    (reveal,) = fake.posted
+    assert reveal.method == "POST" and reveal.conversation == CHANNEL and not reveal.activity_id
+    check_card(reveal.card, "reveal of a post whose delivery is unknown")
+    assert "答案揭晓" in json.dumps(reveal.card, ensure_ascii=False)
