@@ -177,3 +177,42 @@ async def test_stop_asking_me_on_the_welcome_card_and_on_the_ask(
     assert a.services.reflection.opted_out("teams:aad-user-5")
     statuses = sorted(r["status"] for r in rows(a))
     assert statuses == ["asked", "skipped"]  # 5 asked, 6 skipped; 4 never scheduled
+
+
+async def test_after_a_crash_mid_delivery_and_a_restart_nobody_is_asked_twice(
+    sqlite_url: str,
+) -> None:
+    """A process that claimed a follow-up died mid-post: the instance started later does not
+    ask again (asking twice is worse than once too few). Another follow-up, refused by Teams
+    (500 three times), is asked exactly once after the back-off."""
+    from bot.delivery import outbox
+    from tests.fakes.teams_connector import Fault
+
+    fake = await FakeConnector().start()
+    clock = FakeClock(T0)
+    env = teams_env(sqlite_url, FIXTURE_CONTENT, ETHICSBOT_OUTBOX_LEASE="1")
+    first = await TeamsBot(bootstrap(Settings.from_env(env), clock=clock), fake).start()
+    await walk(first, "aad-user-7", SAFE)
+    clock.now = T0 + timedelta(hours=1)
+    await walk(first, "aad-user-8", SAFE)
+    await first.stop()  # the instance the consultations went through is gone
+    dead = bootstrap(Settings.from_env(env), clock=clock)
+    clock.now = T0 + timedelta(days=14, minutes=30)
+    assert dead.reflection.tick() == 1  # aad-user-7's
+    (job,) = outbox.claim(dead.db, "teams", clock(), lease=timedelta(seconds=1))  # ...and died
+    clock.now = T0 + timedelta(days=14, hours=1, seconds=2)
+    fake.fault(Fault(500), Fault(500), Fault(500))
+    bot = await TeamsBot(bootstrap(Settings.from_env(env), clock=clock), fake).start()
+    try:
+        assert bot.services.reflection.tick() == 1  # aad-user-8's
+        bot.services.signals.notify()
+        await eventually(lambda: not fake.faults)
+        clock.now += timedelta(minutes=6)  # past the back-off
+        await eventually(lambda: len(asks(bot, "aad-user-8")) == 1, timeout=30)
+        await eventually(lambda: sorted(r["status"] for r in rows(bot)) == ["asked", "asked"])
+        await asyncio.sleep(1.5)
+    finally:
+        await bot.stop()
+        await fake.stop()
+    assert job.payload["session_id"] in {r["session_id"] for r in rows(bot)}
+    assert asks(bot, "aad-user-7") == [] and len(asks(bot, "aad-user-8")) == 1

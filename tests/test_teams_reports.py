@@ -287,3 +287,27 @@ async def test_an_exercise_post_whose_delivery_is_unknown_is_not_posted_twice(
     assert reveal.method == "POST" and reveal.conversation == CHANNEL and not reveal.activity_id
     check_card(reveal.card, "reveal of a post whose delivery is unknown")
     assert "答案揭晓" in json.dumps(reveal.card, ensure_ascii=False)
+
+
+def test_a_chart_too_big_for_a_teams_card_is_drawn_smaller_then_left_out() -> None:
+    """Teams refuses cards over 28 KB: the picture is redrawn smaller, and a card that still
+    would not fit goes out with the numbers only and says how to get the picture."""
+    from bot.adapters.teams.reports import fitted, monthly_card, sizes
+    from bot.reports.charts import TINY
+    from bot.reports.service import ReportFiles
+
+    numbers = b"month,section,item,value\n2026-11,cases,received,6\n"
+
+    def files(kb: int) -> ReportFiles:
+        return ReportFiles("2026-11", PNG + b"\0" * kb * 1024, "alt", numbers, "t")
+
+    big = {sizes()[0]: 30, TINY: 10}  # the first size does not fit, the smaller one does
+    card, size = fitted(
+        lambda s: monthly_card(files(big[s]) if s else None, numbers, "2026-11", "en")
+    )
+    assert size == TINY and len(images(card)) == 1
+    check_card(card, "smaller chart")
+    card, size = fitted(lambda s: monthly_card(files(40) if s else None, numbers, "2026-11", "en"))
+    assert size is None and images(card) == []
+    check_card(card, "no chart")
+    assert "--format png" in json.dumps(card) and facts(card) == {("cases", "received"): "6"}
