@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[0-9a-f-]{36}$")
+KNOWN_MAX = 50_000  # people whose chat this process wrote already (skips a write per click)
 
 
 def _personal(activity: dict[str, Any]) -> str | None:
@@ -73,6 +74,8 @@ class PersonalChats:
                 .values(owner=owner, **values)
                 .on_conflict_do_update(index_elements=["owner"], set_=values)
             )
+        if len(self._known) > KNOWN_MAX:  # a cache, not a record: start over when full
+            self._known.clear()
         self._known.add((owner, chat))
 
     def get(self, identity: str) -> str | None:
