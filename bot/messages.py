@@ -529,6 +529,41 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "This follow-up is no longer available (the consultation was deleted).",
         "zh": "此回访已失效（相关咨询已删除）。",
     },
+    # teamsrep: the monthly report, the reveal chart and the follow-up in Teams ------------
+    "monthly_report.teams": {
+        "en": "**Compliance report for {month}**: cases by topic and severity, days to "
+        "acknowledge and to close against the legal clocks, and follow-up rates. The same "
+        "numbers as the CSV of `ethicsbot report monthly` are in the table below.",
+        "zh": "**{month} 合规月报**：按主题和严重程度统计的案件、确认和结案用时与法定时限的对比，"
+        "以及跟进率。与 `ethicsbot report monthly` 导出的 CSV 相同的数据见下表。",
+    },
+    "report_no_chart": {
+        "en": "The chart did not fit into a Teams card; `ethicsbot report monthly --format png` "
+        "draws it.",
+        "zh": "图表超出 Teams 卡片的大小限制；可用 `ethicsbot report monthly --format png` 生成。",
+    },
+    "report_repeat": {
+        "en": "An earlier attempt to post this report was interrupted; if it did arrive, this "
+        "is the same report again.",
+        "zh": "之前一次发布此报告的尝试被中断；如果它已送达，这是同一份报告。",
+    },
+    "reflect_ask.teams": {
+        "en": "{days} days ago you thought through **{title}** with EthicsBot and chose: "
+        "_{headline}_. How did it turn out? Two quick questions, private to you: only you "
+        "see this chat.",
+        "zh": "{days} 天前，你用道德助手梳理了“{title}”，结论是：_{headline}_。"
+        "后来结果如何？两个简短问题，只在你与道德助手的私聊中。",
+    },
+    "reflect_not_yours": {
+        "en": "This follow-up belongs to someone else's consultation; nothing was recorded.",
+        "zh": "此回访属于他人的咨询，未记录任何内容。",
+    },
+    "reflect_stop_welcome": {
+        "en": "About two weeks after a consultation, EthicsBot asks privately how it turned "
+        "out. You can turn this off for good.",
+        "zh": "咨询结束约两周后，道德助手会私下询问你结果如何。你可以永久关闭此功能。",
+    },
+    # -- end of teamsrep ----------------------------------------------------------------------
     # -- end of reflection --------------------------------------------------------------------
 }
 

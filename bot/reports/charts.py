@@ -106,6 +106,24 @@ GREY = "#888888"
 
 
 @dataclass(frozen=True)
+class Size:
+    """How finely a chart is drawn: the same layout, fewer pixels and colours.
+
+    Slack gets the picture as an uploaded file, so it is drawn in full. A Teams card must
+    carry it inline (a `data:` URI, base64: a third larger) and stay under 28 KB in all, so
+    Teams draws it at a lower resolution with a small palette (PNG-8): text stays legible
+    (checked by eye, en and zh) at well under half the bytes."""
+
+    dpi: int = 110
+    colors: int | None = None  # quantise to this many colours (PNG-8); None keeps RGBA
+
+
+FULL = Size()
+COMPACT = Size(dpi=72, colors=16)
+TINY = Size(dpi=56, colors=8)
+
+
+@dataclass(frozen=True)
 class Chart:
     """A rendered chart: PNG bytes and the alt text that must travel with it."""
 
@@ -145,11 +163,19 @@ def _pct(v: float | None, lang: str) -> str:
     return _t(lang, "few") if v is None else f"{v * 100:.0f}%"
 
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Any, size: Size = FULL) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=size.dpi)
     plt.close(fig)
-    return buf.getvalue()
+    if size.colors is None:
+        return buf.getvalue()
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    small = image.quantize(colors=size.colors, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
@@ -208,7 +234,7 @@ def _clock_panel(ax: Axes, title: str, kpi: dict[str, Any], limit_days: float, l
     )
 
 
-def monthly_chart(report: dict[str, Any], lang: str = "en") -> Chart:
+def monthly_chart(report: dict[str, Any], lang: str = "en", size: Size = FULL) -> Chart:
     """The monthly compliance KPIs as one image (the same dict the CSV is written from)."""
     fig, axes = _figure(2, 3, (15, 8.5))
     fam = _family()
@@ -241,7 +267,7 @@ def monthly_chart(report: dict[str, Any], lang: str = "en") -> Chart:
     ax.set_ylabel("%")
     axes[1][2].set_axis_off()
     fig.tight_layout()
-    return Chart(_png(fig), monthly_alt(report, lang))
+    return Chart(_png(fig, size), monthly_alt(report, lang))
 
 
 def monthly_alt(report: dict[str, Any], lang: str = "en") -> str:
@@ -281,7 +307,7 @@ def monthly_alt(report: dict[str, Any], lang: str = "en") -> str:
     return sep.join(parts).replace("\n", " ")
 
 
-def exercises_chart(rows: list[dict[str, Any]], lang: str = "en") -> Chart:
+def exercises_chart(rows: list[dict[str, Any]], lang: str = "en", size: Size = FULL) -> Chart:
     """Participation (bars) and share choosing the recommended answer (line) per exercise."""
     fig, axes = _figure(1, 1, (max(7.0, 1.1 * len(rows) + 3), 5))
     ax = axes[0][0]
@@ -329,10 +355,12 @@ def exercises_chart(rows: list[dict[str, Any]], lang: str = "en") -> Chart:
             for r in rows
         ]
     )
-    return Chart(_png(fig), alt)
+    return Chart(_png(fig, size), alt)
 
 
-def reveal_chart(exercise: Exercise, counts: dict[str, int], lang: str = "en") -> Chart | None:
+def reveal_chart(
+    exercise: Exercise, counts: dict[str, int], lang: str = "en", size: Size = FULL
+) -> Chart | None:
     """The answer distribution at the reveal, recommended answer(s) marked; `None` under
     MIN_GROUP answers (no chart and no breakdown, as the text reveal does)."""
     total = sum(counts.values())
@@ -368,4 +396,4 @@ def reveal_chart(exercise: Exercise, counts: dict[str, int], lang: str = "en") -
             for o, v in zip(opts, vals, strict=True)
         ]
     )
-    return Chart(_png(fig), alt)
+    return Chart(_png(fig, size), alt)

@@ -28,7 +28,7 @@ from bot.storage import counters
 from bot.storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.reports.charts import Chart
+    from bot.reports.charts import Chart, Size
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +110,15 @@ class ReportService:
         self.signals.notify()
         return True
 
-    def monthly_files(self, month: str, lang: str = "en") -> ReportFiles:
-        """The report for `month` ('2026-11') as of now: chart, alt text and CSV."""
+    def monthly_files(self, month: str, lang: str = "en", size: Size | None = None) -> ReportFiles:
+        """The report for `month` ('2026-11') as of now: chart, alt text and CSV. `size`:
+        how finely the chart is drawn (Teams cards carry it inline, so smaller)."""
         from bot.reports import charts, export  # matplotlib: loaded when a report is drawn
 
         m = stats.Month.parse(month)
         now = self.clock()
         report = stats.monthly(self.db, m, now)
-        chart = charts.monthly_chart(report, lang)
+        chart = charts.monthly_chart(report, lang, size or charts.FULL)
         title = f"{month} 合规月报" if lang == "zh" else f"Compliance report for {month}"
         return ReportFiles(
             month, chart.png, chart.alt, export.monthly(self.db, m, now, "csv", lang), title
@@ -143,9 +144,11 @@ class ReportService:
         csv = export.exercises(self.exercises, now, "csv", lang)
         return ReportFiles(period, chart.png, chart.alt, csv, title)
 
-    def reveal_chart(self, post_id: str, lang: str = "en") -> Chart | None:
+    def reveal_chart(
+        self, post_id: str, lang: str = "en", size: Size | None = None
+    ) -> Chart | None:
         """The answer distribution of a revealed exercise; None under five answers."""
         from bot.reports import charts
 
         post = self.exercises.post(post_id)
-        return charts.reveal_chart(post.exercise, post.counts, lang)
+        return charts.reveal_chart(post.exercise, post.counts, lang, size or charts.FULL)

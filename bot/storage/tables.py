@@ -303,3 +303,17 @@ class ReflectionOptOutRow(Base):
     __tablename__ = "reflection_optouts"
     owner: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TeamsPersonalChatRow(Base):
+    """The personal chat in which a Teams user talks to the bot, by the user's pseudonym.
+
+    Teams lets a bot write to someone first only in a conversation it already has with them,
+    and a personal chat's id cannot be derived from the user's id, so the reflection
+    follow-up needs it kept. Keyed by the keyed pseudonym (as consultations), never by the
+    Teams id; deleted when the person opts out of follow-ups (nothing left to send)."""
+
+    __tablename__ = "teams_personal_chats"
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -33,6 +33,7 @@ from bot.service import Refused
 if TYPE_CHECKING:
     from bot.adapters.teams.exercises import TeamsExercises
     from bot.adapters.teams.references import ConversationStore
+    from bot.adapters.teams.reflection import TeamsReflection
     from bot.bootstrap import Services
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class TeamsDesk:
         self.cases = services.cases
         self.lang = lang
         self.exercises = exercises
+        self.reflection: TeamsReflection | None = None  # teamsrep: set by reflection.wire
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -95,6 +97,8 @@ class TeamsDesk:
         """The answer card for a click this desk owns, or None (not ours)."""
         if verb.startswith("ex.") and self.exercises is not None:
             return await self.exercises.on_action(activity, verb, data)
+        if verb.startswith("reflect.") and self.reflection is not None:  # teamsrep
+            return await self.reflection.on_action(activity, verb, data)
         if not verb.startswith("case."):
             return None
         if verb == CC.V_REPORT:
@@ -116,6 +120,8 @@ class TeamsDesk:
         self, activity: dict[str, Any], data: dict[str, Any], card: Card
     ) -> Card:
         """A consultation card on its way out: an outcome that offers a report gets the button."""
+        if self.reflection is not None:  # teamsrep: where to ask the follow-up later
+            await self.reflection.seen(activity)
         return add_speak_up(card, await self.lang(activity), data)
 
     # -- reporter ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from bot.adapters.teams import cards as C
@@ -28,6 +28,7 @@ SESSION_ID = re.compile(r"^[0-9a-f-]{36}$")
 NODE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 OPENERS = {"ethics", "/ethics", "start", "menu", "hi", "hello", "道德", "开始", "咨询"}
 HELP = {"help", "?", "帮助"}
+WelcomeExtra = Callable[[dict[str, Any], "C.Card", str], Awaitable["C.Card"]]
 
 
 def owner_of(activity: dict[str, Any]) -> str:
@@ -48,6 +49,7 @@ class TeamsConsultations:
     def __init__(self, service: ConsultationService, contact: str = "") -> None:
         self.service = service
         self.contact = contact
+        self.welcome_extra: WelcomeExtra | None = None  # teamsrep: set by reflection.wire
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking service call off the event loop (the database is synchronous)."""
@@ -93,9 +95,11 @@ class TeamsConsultations:
         lang = await self.lang(activity)
         trees = await self.call(self.service.catalogue, lang)
         unfinished = await self.call(self.service.sessions, owner_of(activity), "active", 5)
-        return C.welcome_card(
+        card = C.welcome_card(
             trees, unfinished, lang, greeting=greeting, contact=self.contact, notice=notice
         )
+        # teamsrep: the reflection follow-up's opt-out (bot/adapters/teams/reflection.py)
+        return await self.welcome_extra(activity, card, lang) if self.welcome_extra else card
 
     async def search(self, activity: dict[str, Any], text: str, *, notice: str = "") -> C.Card:
         """Search the guides for what was typed; the text is never stored or logged."""

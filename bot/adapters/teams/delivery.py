@@ -81,3 +81,10 @@ HANDLERS: dict[Kind, Handler] = {}
 from bot.adapters.teams.desk_delivery import DESK_HANDLERS  # noqa: E402
 
 HANDLERS.update(DESK_HANDLERS)
+
+# teamsrep: the monthly report and the reflection follow-up
+from bot.adapters.teams.reflection import REFLECTION_HANDLERS  # noqa: E402
+from bot.adapters.teams.reports import monthly_report  # noqa: E402
+
+HANDLERS[Kind.MONTHLY_REPORT] = monthly_report
+HANDLERS.update(REFLECTION_HANDLERS)

@@ -9,9 +9,14 @@ to us. What we do instead:
 - before each post a `pending` marker with the outbox id is stored. The connector client
   retries 429 (Retry-After) and 5xx itself; when it gives up with an HTTP status, Teams said
   no and nothing was posted, so the marker is cleared. Only when an attempt ended without an
-  answer (time-out, dropped connection, a crash mid-call) does the marker survive, and the
-  next attempt posts a card that says an earlier attempt was interrupted — the one window
-  that remains, made visible to the officers instead of silent.
+  answer (time-out, dropped connection, a crash mid-call) does the marker survive. The next
+  attempt then posts a case card that says an earlier attempt was interrupted — the one
+  window that remains, made visible to the officers instead of silent — while an exercise
+  post or reveal is not posted again at all (`send_once(repeat=False)`): the post is
+  recorded as `unknown`, its answers still count if it arrived, and its reveal goes to the
+  channel as a new message. This is the Teams counterpart of Slack's metadata marker.
+- the stored id and the worker's done() are two transactions; a crash between them is
+  harmless, because the next claimant finds the stored id and returns it.
 Card updates are PUTs of the stored activity, so every viewer sees the new state.
 """
 
@@ -19,13 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams import exercise_cards as XC
-from bot.adapters.teams.cards import message
+from bot.adapters.teams.cards import Card, message
 from bot.adapters.teams.cases import REPORTER_CHAT
 from bot.adapters.teams.connector import ConnectorError
+from bot.adapters.teams.reports import fitted
 from bot.delivery.outbox import Job, Kind
 from bot.delivery.worker import NotYet, Retry
 from bot.messages import msg as neutral
@@ -33,6 +40,7 @@ from bot.service import Refused
 
 if TYPE_CHECKING:
     from bot.adapters.teams.delivery import Handler, TeamsDeliverer
+    from bot.reports.charts import Size
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +72,8 @@ def _text(body: str, mention: str | None = None) -> dict[str, Any]:
     return activity
 
 
-async def _compliance(d: TeamsDeliverer) -> str:
+async def compliance_conversation(d: TeamsDeliverer) -> str:
+    """The Teams desk's conversation id, or NotYet with what the operator must set."""
     teams = d.s.settings.teams
     conversation = teams.compliance_conversation if teams is not None else ""
     if not conversation:
@@ -75,41 +84,82 @@ async def _compliance(d: TeamsDeliverer) -> str:
     return conversation
 
 
+Save = Callable[[dict[str, str]], Awaitable[None]]
+
+
+async def send_once(
+    job: Job,
+    stored: dict[str, str],
+    save: Save,
+    send: Callable[[bool], Awaitable[str]],
+    *,
+    marker: str = "pending",
+    repeat: bool = True,
+) -> str | None:
+    """The pending-marker protocol (see the module docstring), for any one post.
+
+    `stored` is what the row's target holds now and `save` replaces it. The marker (the
+    outbox id under `marker`) is saved before `send`; a definite no from Teams clears it.
+    When an earlier attempt left it (the result is unknown: it may be in the conversation),
+    `send(True)` posts again visibly marked as a repeat if `repeat`, else nothing is sent and
+    None is returned — the caller records the unknown result instead of posting twice.
+    Returns the new activity id. The caller stores it at once: a stored id is never posted
+    again, and the worker's done() follows (a crash between them re-finds the stored id)."""
+    interrupted = bool(stored.get(marker))
+    if interrupted and not repeat:
+        return None
+    before = {k: v for k, v in stored.items() if k != marker}
+    await save({**stored, marker: str(job.id)})
+    try:
+        return await send(interrupted)
+    except Retry as exc:
+        if _definite_no(exc) and not interrupted:
+            await save(before)
+        raise
+    except ConnectorError:
+        await save(before)
+        raise
+
+
 async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     assert job.case_id is not None
-    conversation = await _compliance(d)
+    case_id = job.case_id
+    conversation = await compliance_conversation(d)
     try:
-        case = await asyncio.to_thread(d.s.cases.card, job.case_id)
+        case = await asyncio.to_thread(d.s.cases.card, case_id)
     except Refused:  # the case is gone (retention): nothing left to show
         return {"skipped": "no such case"}
     where = case.card.get(PLATFORM) or {}
     if where.get("activity"):
         return dict(where)  # posted already (this row or another instance): never twice
     ref = await d.reference(conversation)
-    interrupted = bool(where.get("pending"))
-    pending = {"pending": str(job.id), "conversation": ref.conversation_id}
-    await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, pending)
-    card = CC.case_card(case, repeat=interrupted)
-    try:
-        activity_id = await d.client.send(
+
+    async def save(value: dict[str, str]) -> None:
+        # a marker is kept with where it went; a cleared one leaves no location at all
+        located = {**value, "conversation": ref.conversation_id} if value else {}
+        await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, located)
+
+    async def send(interrupted: bool) -> str:
+        card = CC.case_card(case, repeat=interrupted)
+        return await d.client.send(
             ref.service_url, ref.conversation_id, message(card, CC.summary(case))
         )
-    except Retry as exc:
-        if _definite_no(exc) and not interrupted:
-            await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, {})
-        raise
+
+    stored = {"pending": where["pending"]} if where.get("pending") else {}
+    try:
+        activity_id = await send_once(job, stored, save, send)
     except ConnectorError as exc:
-        await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, {})
         raise NotYet(
             f"Teams refused the case card (HTTP {exc.status}): is EthicsBot still a member of "
             "the compliance channel?"
         ) from None
+    assert activity_id is not None  # repeat=True: always sent
     location = {
         "conversation": ref.conversation_id,
         "activity": activity_id,
         "service_url": ref.service_url,
     }
-    await asyncio.to_thread(d.s.cases.set_card, job.case_id, PLATFORM, location)
+    await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, location)
     return location
 
 
@@ -183,51 +233,99 @@ async def relay_question(d: TeamsDeliverer, job: Job) -> dict[str, str]:
 
 
 async def exercise_post(d: TeamsDeliverer, job: Job) -> dict[str, str]:
+    """The channel post, never twice: an attempt whose result is unknown (it ended without
+    Teams' answer) is recorded as `unknown` instead of posted again; people can answer the
+    post if it did arrive, and the reveal then goes to the channel as a new message."""
     post_id = str(job.payload["post_id"])
     post = await asyncio.to_thread(d.s.exercises.post, post_id)
-    if post.message.get("activity"):
+    if post.message.get("activity") or post.message.get("unknown"):
         return dict(post.message)
     conversation = await asyncio.to_thread(d.conversations.get, post.channel)
     if conversation is None:
         raise NotYet(neutral("teams_not_in_channel", "en"))
     ref = await d.reference(post.channel)
-    activity_id = await d.client.send(
-        ref.service_url, ref.conversation_id, message(XC.post_card(post), XC.summary(post.exercise))
-    )
-    found = {
-        "conversation": ref.conversation_id,
-        "activity": activity_id,
-        "service_url": ref.service_url,
-    }
+    where = {"conversation": ref.conversation_id, "service_url": ref.service_url}
+
+    async def save(value: dict[str, str]) -> None:
+        await asyncio.to_thread(d.s.exercises.mark, post_id, post.status, value)
+
+    async def send(_interrupted: bool) -> str:
+        return await d.client.send(
+            ref.service_url,
+            ref.conversation_id,
+            message(XC.post_card(post), XC.summary(post.exercise)),
+        )
+
+    try:
+        activity_id = await send_once(job, {**where, **post.message}, save, send, repeat=False)
+    except ConnectorError as exc:
+        raise NotYet(
+            f"Teams refused the exercise post (HTTP {exc.status}): is EthicsBot still a "
+            "member of that channel?"
+        ) from None
+    if activity_id is None:
+        log.warning(
+            "outbox %s: an earlier attempt to post exercise %s ended without an answer; "
+            "not posting it twice",
+            job.id,
+            post_id[:8],
+        )
+        found = {**where, "unknown": str(job.id)}
+    else:
+        found = {**where, "activity": activity_id}
     await asyncio.to_thread(d.s.exercises.mark, post_id, "posted", found)
     return found
 
 
 async def exercise_reveal(d: TeamsDeliverer, job: Job) -> dict[str, str]:
-    """Close the post for everyone (PUT), then reply the answer into its thread."""
+    """Close the post for everyone (PUT), then reply the answer into its thread — or, when
+    the post's own delivery is unknown, as a new message in the channel. The reply follows
+    the same never-twice protocol as the post (marker `reveal_pending`)."""
     post_id = str(job.payload["post_id"])
     post = await asyncio.to_thread(d.s.exercises.post, post_id)
-    where = post.message
-    if not where.get("activity"):
+    where = dict(post.message)
+    if not where.get("activity") and not where.get("unknown"):
         raise NotYet("the exercise post is not delivered yet")
     service_url = where.get("service_url") or (await d.reference(where["conversation"])).service_url
-    await d.client.update(
-        service_url,
-        where["conversation"],
-        where["activity"],
-        message(XC.closed_card(post), XC.summary(post.exercise)),
-    )
-    if post.status != "revealed":
-        clauses = d.s.content.content.clauses
-        titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
-        await d.client.reply(
+    if where.get("activity"):
+        await d.client.update(
             service_url,
             where["conversation"],
             where["activity"],
-            message(XC.reveal_card(post, titles), "答案揭晓 · The answer"),
+            message(XC.closed_card(post), XC.summary(post.exercise)),
         )
-        await asyncio.to_thread(d.s.exercises.mark, post_id, "revealed")
-    return {"conversation": where["conversation"], "activity": where["activity"]}
+    if post.status != "revealed":
+        clauses = d.s.content.content.clauses
+        titles = {k: v.title.zh for k, v in clauses.clauses.items()} if clauses else {}
+
+        def build(size: Size | None) -> Card:
+            # the chart in Chinese, as in Slack: the reveal reads Chinese first
+            chart = d.s.reports.reveal_chart(post_id, "zh", size) if size is not None else None
+            return XC.reveal_card(post, titles, chart)
+
+        card, _ = await asyncio.to_thread(fitted, build)
+
+        async def save(value: dict[str, str]) -> None:
+            await asyncio.to_thread(d.s.exercises.mark, post_id, post.status, value)
+
+        async def send(_interrupted: bool) -> str:
+            reveal = message(card, "答案揭晓 · The answer")
+            if where.get("activity"):
+                return await d.client.reply(
+                    service_url, where["conversation"], where["activity"], reveal
+                )
+            return await d.client.send(service_url, where["conversation"], reveal)
+
+        sent = await send_once(job, where, save, send, marker="reveal_pending", repeat=False)
+        if sent is None:
+            log.warning(
+                "outbox %s: an earlier reveal of exercise %s ended without an answer; "
+                "not posting it twice",
+                job.id,
+                post_id[:8],
+            )
+        await asyncio.to_thread(d.s.exercises.mark, post_id, "revealed", where)
+    return {"conversation": where["conversation"], "activity": where.get("activity", "")}
 
 
 DESK_HANDLERS: dict[Kind, Handler] = {

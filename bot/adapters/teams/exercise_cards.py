@@ -10,12 +10,16 @@ the reveal replaces it for everyone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.adapters.teams.cards import Card, execute, finish, notice_block, text
 from bot.adapters.teams.case_cards import when
+from bot.adapters.teams.reports import chart_image
 from bot.core.model import Exercise, ExerciseOption
 from bot.exercises.service import MIN_GROUP, PostView
+
+if TYPE_CHECKING:
+    from bot.reports.charts import Chart
 
 V_ANSWER = "ex.answer"  # data: p = post id, o = option id
 
@@ -88,9 +92,12 @@ def _bar(n: int, total: int) -> str:
     return "█" * round(share * 20) + f" {n} ({share:.0%})"
 
 
-def reveal_card(p: PostView, clause_titles: dict[str, str]) -> Card:
-    """The reveal, replied into the post's thread: distribution (not under MIN_GROUP), the
-    recommended answer, every option's explanation with its clauses, the related tree."""
+def reveal_card(p: PostView, clause_titles: dict[str, str], chart: Chart | None = None) -> Card:
+    """The reveal, replied into the post's thread: distribution (not under MIN_GROUP), as
+    bars of text and, when given, as the chart (recommended answer marked, inline as a data
+    URI: see bot/adapters/teams/reports.py), the recommended answer, every option's
+    explanation with its clauses, the related tree."""
+
     ex = p.exercise
     body: list[dict[str, Any]] = [text("答案揭晓 · The answer", size="Large", weight="Bolder")]
     if p.total >= MIN_GROUP:
@@ -104,6 +111,8 @@ def reveal_card(p: PostView, clause_titles: dict[str, str]) -> Card:
                 ],
             }
         )
+        if chart is not None:
+            body.append(chart_image(chart))
     else:
         body.append(
             text(

@@ -40,6 +40,7 @@ from bot.adapters.teams.connector import (
 from bot.adapters.teams.consult import locale_lang
 from bot.adapters.teams.delivery import TeamsDeliverer
 from bot.adapters.teams.references import ConversationStore
+from bot.adapters.teams.reflection import wire as wire_reflection
 from bot.adapters.teams.text import msg
 from bot.bootstrap import Services
 from bot.delivery.worker import Retry, Worker
@@ -159,6 +160,7 @@ def mount(app: web.Application, services: Services) -> None:
             services.consult, conversations, client, settings.compliance_contact
         )
         app[AGENT].desk = desk_router(services, app[AGENT].h.lang, conversations)  # teamsdesk
+        wire_reflection(app[AGENT], services)  # teamsrep: the follow-up's clicks and opt-out
         app[STOP] = asyncio.Event()
         app[TASKS] = []
         if settings.dispatcher:
