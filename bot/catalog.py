@@ -6,6 +6,7 @@ its previous good version, and the problems are reported, never raised into a li
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -15,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.core.loader import Problem, check_all, parse_exercise, read_files
+from bot.core.loader import Checked, Problem, check_all, cross_check, parse_exercise, read_files
 from bot.core.model import Dilemma, Exercise
 from bot.core.policy import CodeOfConduct, EscalationPolicy, expand_env
 from bot.core.yamlsafe import YamlError, line_of, load_yaml
-from bot.treecache import TreeCache, read_many
+from bot.treecache import TreeCache, check_many
 
 if TYPE_CHECKING:
     from bot.search import SearchIndex
@@ -130,6 +131,112 @@ def load_content(
     return content
 
 
+Stamp = tuple[int, int, int]  # mtime_ns, size, inode: a file rewritten changes at least one
+
+
+class Validation:
+    """What `ethicsbot validate` reports for some files or folders, kept between runs.
+
+    `--watch` asks again after every save; each file's own checks (parse, schema, graph)
+    are kept here with the file's stamp and content hash, so a run reads again only the
+    files whose stamp changed (or that the file watcher named) and parses only those whose
+    bytes changed. The cross-file checks (clauses, handoffs, duplicate ids, exercises) and
+    the policies are redone on every run: they are cheap and depend on every file."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        root: Path,
+        environ: Mapping[str, str] | None = None,
+        *,
+        cache: TreeCache | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.paths = paths
+        self.root = root
+        self.environ = os.environ if environ is None else environ
+        self.cache = cache
+        self.workers = workers
+        self.parsed = 0  # files parsed (not served from memory or the cache), for tests
+        self._kept: dict[Path, tuple[Stamp, bytes, Checked]] = {}
+
+    def _stamp(self, path: Path) -> Stamp | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _checked(self, files: list[Path], changed: set[Path]) -> dict[Path, Checked]:
+        out: dict[Path, Checked] = {}
+        stale: list[Path] = []
+        stamps: dict[Path, Stamp | None] = {}
+        for p in files:
+            kept = self._kept.get(p)
+            stamps[p] = stamp = self._stamp(p)  # before the read: a later write is seen next run
+            if kept is not None and stamp == kept[0] and p not in changed:
+                out[p] = kept[2]
+            else:
+                stale.append(p)
+        fresh: list[tuple[Path, bytes]] = []
+        for p in stale:
+            try:
+                raw = p.read_bytes()
+            except OSError as exc:
+                out[p] = Checked(str(p), None, [Problem(str(p), 0, "-", str(exc))], [])
+                self._kept.pop(p, None)
+                continue
+            digest = hashlib.sha256(raw).digest()
+            kept = self._kept.get(p)
+            if kept is not None and kept[1] == digest:  # touched, not changed
+                out[p] = kept[2]
+                self._kept[p] = (stamps[p] or kept[0], digest, kept[2])
+            else:
+                fresh.append((p, raw))
+        hits = self.cache.hits if self.cache else 0
+        results = check_many(
+            [(str(p), raw) for p, raw in fresh], cache=self.cache, workers=self.workers
+        )
+        self.parsed += len(fresh) - ((self.cache.hits - hits) if self.cache else 0)
+        for (p, raw), c in zip(fresh, results, strict=True):
+            out[p] = c
+            stamp = stamps[p]
+            if stamp is not None:
+                self._kept[p] = (stamp, hashlib.sha256(raw).digest(), c)
+        for gone in set(self._kept) - set(files):
+            del self._kept[gone]
+        return out
+
+    def run(self, changed: Iterable[Path] = ()) -> list[Problem]:
+        """Every problem, sorted as `ethicsbot validate` prints them. `changed` names files
+        known to have changed (from the file watcher), read again whatever their stamp."""
+        env = self.environ
+        root = self.root
+        problems: list[Problem] = []
+        policies = root / "policies"
+        clauses, probs = read_policy(policies / "code_of_conduct.yaml", CodeOfConduct, env)
+        problems += probs
+        _, probs = read_policy(policies / "escalation.yaml", EscalationPolicy, env)
+        problems += probs
+        ids = set(clauses.clauses) if clauses else None
+        # Each file is checked once, even when the files asked about are the shipped folder
+        # itself (the known ids for handoffs come from the same check).
+        shipped = tree_files([root / "dilemmas"])
+        tree_paths = [p for p in tree_files(self.paths) if p.parent.name != "exercises"]
+        every = list(dict.fromkeys([*shipped, *tree_paths]))
+        parsed = self._checked(every, {Path(p) for p in changed})
+        known = {c.tree_id for p in shipped if (c := parsed[p]).tree_id is not None}
+        problems += cross_check([parsed[p] for p in tree_paths], clauses=ids, known_trees=known)
+        ex_paths = [p for p in self.paths if p.is_dir() and (p / "exercises").is_dir()]
+        ex_files = [
+            p
+            for p in tree_files([*self.paths, *(p / "exercises" for p in ex_paths)])
+            if p.parent.name == "exercises"
+        ]
+        problems += check_exercises(sorted(set(ex_files)), clauses=ids, trees=known)
+        return problems
+
+
 def validate(
     paths: list[Path],
     root: Path,
@@ -140,29 +247,7 @@ def validate(
 ) -> list[Problem]:
     """Everything `ethicsbot validate` reports for the given files or folders (`cache` and
     `workers` only change how fast: see bot/treecache.py)."""
-    env = os.environ if environ is None else environ
-    problems: list[Problem] = []
-    clauses, probs = read_policy(root / "policies" / "code_of_conduct.yaml", CodeOfConduct, env)
-    problems += probs
-    _, probs = read_policy(root / "policies" / "escalation.yaml", EscalationPolicy, env)
-    problems += probs
-    ids = set(clauses.clauses) if clauses else None
-    # Each file is parsed once, even when the files asked about are the shipped folder
-    # itself (the known ids for handoffs come from the same parse).
-    shipped = tree_files([root / "dilemmas"])
-    tree_paths = [p for p in tree_files(paths) if p.parent.name != "exercises"]
-    every = list(dict.fromkeys([*shipped, *tree_paths]))
-    parsed = dict(zip(every, read_many(every, cache=cache, workers=workers), strict=True))
-    known = {x.tree.id for p in shipped if (x := parsed[p]).tree}
-    problems += check_all([parsed[p] for p in tree_paths], clauses=ids, known_trees=known)
-    ex_paths = [p for p in paths if p.is_dir() and (p / "exercises").is_dir()]
-    ex_files = [
-        p
-        for p in tree_files([*paths, *(p / "exercises" for p in ex_paths)])
-        if p.parent.name == "exercises"
-    ]
-    problems += check_exercises(sorted(set(ex_files)), clauses=ids, trees=known)
-    return problems
+    return Validation(paths, root, environ, cache=cache, workers=workers).run()
 
 
 def check_exercises(

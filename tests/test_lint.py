@@ -99,9 +99,12 @@ def test_duplicate_tree_ids_across_files(tmp_path: Path) -> None:
         "latin1",
     ],
 )
-def test_hostile_yaml_is_refused_with_a_line(raw: bytes, line: int, message: str) -> None:
+@pytest.mark.parametrize("with_lines", [True, False], ids=["lines", "fast"])
+def test_hostile_yaml_is_refused_with_a_line(
+    raw: bytes, line: int, message: str, with_lines: bool
+) -> None:
     with pytest.raises(YamlError) as err:
-        load_yaml(raw)
+        load_yaml(raw, with_lines=with_lines)
     assert err.value.line == line
     assert message in err.value.message
 
@@ -162,10 +165,39 @@ OUR_WORDS_IDS = [
 
 
 @pytest.mark.parametrize(("raw", "line", "message"), OUR_WORDS, ids=OUR_WORDS_IDS)
-def test_syntax_errors_are_named_in_our_words(raw: bytes, line: int, message: str) -> None:
+@pytest.mark.parametrize("with_lines", [True, False], ids=["lines", "fast"])
+def test_syntax_errors_are_named_in_our_words(
+    raw: bytes, line: int, message: str, with_lines: bool
+) -> None:
     with pytest.raises(YamlError) as err:
-        load_yaml(raw)
+        load_yaml(raw, with_lines=with_lines)
     assert (err.value.line, err.value.message) == (line, message)
+
+
+SCALARS = b"""\
+plain: [text, none, null, Null, ~, '', yes, no, on, off, true, True, 'true', 0, 07, 0x1f, -3,
+        +4, 1_000, 3.5, .inf, -.Inf, .nan, 1e3, 2026-02-03, '2026-02-03', 12:30, <<x, ==, tee,
+        Tuesday, no way, 'null', "yes", Off-line]
+keys: {text: 1, next: 2, options: 3, 7: 4, none: 5, Tuesday: 6}
+block: |
+  kept as text: 1
+"""
+
+
+@pytest.mark.parametrize("twice", [1, 2], ids=["first", "remembered"])
+def test_accepted_yaml_gives_exactly_what_safe_load_gives(twice: int) -> None:
+    """The fast path asks the resolver once per plain value and then remembers strings: the
+    data must stay what `yaml.safe_load` makes of every shipped tree and of tricky scalars."""
+    files = [*sorted((ROOT / "dilemmas").glob("*.yaml")), *sorted(MUST_FAIL.glob("*.yaml"))]
+    raws = [SCALARS] + [f.read_bytes() for f in files]
+    assert load_yaml(SCALARS, with_lines=False)[0]["plain"][-1] == "Off-line"
+    for _ in range(twice):
+        for raw in raws:
+            try:
+                fast = load_yaml(raw, with_lines=False)[0]
+            except YamlError:
+                continue  # refused: the hostile and must-fail tests hold its message
+            assert fast == load_yaml(raw)[0] == yaml.safe_load(raw)
 
 
 OLDEST_PYYAML = "6.0.1"  # pyproject.toml: PyYAML>=6.0.1

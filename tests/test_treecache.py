@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from bot.catalog import validate
+import pydantic
+import pytest
+import yaml
+
+from bot.catalog import Validation, validate
 from bot.treecache import POOL_THRESHOLD, TreeCache
 from tests.conftest import FIXTURE_CONTENT
 
@@ -81,6 +85,113 @@ def test_the_pool_reports_what_one_process_reports(tmp_path: Path) -> None:
     assert len(one) >= 5
     assert _report([folder], workers=2) == one
     assert _report([folder], workers=2, cache=TreeCache(tmp_path / "c")) == one
+
+
+def _folder(tmp_path: Path, count: int = 4) -> list[Path]:
+    """`count` valid trees with their own ids, one file each."""
+    folder = tmp_path / "trees"
+    folder.mkdir()
+    files = []
+    for i in range(count):
+        f = folder / f"t{i}.yaml"
+        f.write_bytes(MINI.replace(b"id: mini", f"id: mini-{i}".encode(), 1))
+        files.append(f)
+    return files
+
+
+def _entry_stamps(cache: TreeCache, files: list[Path]) -> list[int]:
+    return [cache.path(f.read_bytes()).stat().st_mtime_ns for f in files]
+
+
+def test_after_one_edit_only_that_file_is_parsed_again(tmp_path: Path) -> None:
+    files = _folder(tmp_path)
+    first = TreeCache(tmp_path / "cache")
+    assert _report([files[0].parent], cache=first) == []
+    assert (first.hits, first.misses) == (0, 5)  # and the shipped fixture tree
+    before = _entry_stamps(first, files[1:])
+    files[0].write_bytes(files[0].read_bytes().replace(b"next: facts", b"next: nowhere", 1))
+    second = TreeCache(tmp_path / "cache")
+    report = _report([files[0].parent], cache=second)
+    assert (second.hits, second.misses) == (4, 1)
+    assert len(report) == 1 and report[0].startswith(f"{files[0]}:") and "nowhere" in report[0]
+    assert _entry_stamps(second, files[1:]) == before  # the unchanged entries were not rewritten
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda blob: blob[: len(blob) // 2],  # cut short (a crash mid-write elsewhere)
+        lambda blob: blob[:20] + bytes([blob[20] ^ 0xFF]) + blob[21:],  # one byte flipped
+        lambda blob: b"",
+    ],
+    ids=["truncated", "flipped", "empty"],
+)
+def test_a_damaged_entry_is_ignored_and_written_again(tmp_path: Path, damage: object) -> None:
+    broken = tmp_path / "t.yaml"
+    broken.write_bytes(MINI.replace(b"next: facts", b"next: gone", 1))
+    plain = _report([broken])
+    cache = TreeCache(tmp_path / "cache")
+    assert _report([broken], cache=cache) == plain
+    entry = cache.path(broken.read_bytes())
+    good = entry.read_bytes()
+    entry.write_bytes(damage(good))  # type: ignore[operator]
+    again = TreeCache(tmp_path / "cache")
+    assert _report([broken], cache=again) == plain
+    assert (again.hits, again.misses) == (1, 1)  # the shipped fixture tree hits
+    assert entry.read_bytes() == good
+
+
+def test_another_files_entry_under_this_name_is_not_served(tmp_path: Path) -> None:
+    """An intact entry copied over another's name (a clean result for a broken file) is a
+    miss: the checksum covers the name, which is the content hash."""
+    clean, broken = tmp_path / "clean.yaml", tmp_path / "broken.yaml"
+    clean.write_bytes(MINI)
+    broken.write_bytes(MINI.replace(b"next: facts", b"next: gone", 1))
+    cache = TreeCache(tmp_path / "cache")
+    assert _report([clean], cache=cache) == []
+    bad = _report([broken], cache=cache)
+    assert bad
+    cache.path(broken.read_bytes()).write_bytes(cache.path(MINI).read_bytes())
+    assert _report([broken], cache=TreeCache(tmp_path / "cache")) == bad
+
+
+@pytest.mark.parametrize(("library", "attribute"), [(yaml, "__version__"), (pydantic, "VERSION")])
+def test_another_library_version_starts_a_fresh_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, library: object, attribute: str
+) -> None:
+    files = _folder(tmp_path, 2)
+    assert _report([files[0].parent], cache=TreeCache(tmp_path / "cache")) == []
+    same = TreeCache(tmp_path / "cache")
+    _report([files[0].parent], cache=same)
+    assert (same.hits, same.misses) == (3, 0)
+    monkeypatch.setattr(library, attribute, "0.0.0-another")
+    upgraded = TreeCache(tmp_path / "cache")
+    assert upgraded.key != same.key
+    assert _report([files[0].parent], cache=upgraded) == []
+    assert (upgraded.hits, upgraded.misses) == (0, 3)
+
+
+def test_a_kept_validation_parses_only_what_changed_and_still_checks_across_files(
+    tmp_path: Path,
+) -> None:
+    """What `validate --watch` runs on every save: the unchanged files come from memory, yet
+    a clash with one of them (a duplicate id) is reported, and it goes when fixed."""
+    files = _folder(tmp_path)
+    folder = files[0].parent
+    kept = Validation([folder], FIXTURE_CONTENT, environ={})
+    assert kept.run() == [] and kept.parsed == 5  # with the shipped fixture tree
+    assert kept.run() == [] and kept.parsed == 5
+    os.utime(files[2])  # touched, not changed: read again, not parsed again
+    assert kept.run({files[2]}) == [] and kept.parsed == 5
+    files[3].write_bytes(files[1].read_bytes())
+    clash = [str(p) for p in kept.run({files[3]})]
+    assert kept.parsed == 6
+    assert clash == _report([folder])
+    assert clash == [f"{files[3]}:2: -: duplicate tree id 'mini-1' (also in {files[1]})"]
+    files[3].write_bytes(MINI.replace(b"id: mini", b"id: mini-3", 1))
+    assert kept.run() == [] and kept.parsed == 7  # seen by its stamp, with no watcher's word
+    files[1].unlink()
+    assert kept.run() == [] and kept.parsed == 7
 
 
 def test_watch_reports_a_saved_mistake_and_its_fix(tmp_path: Path) -> None:

@@ -130,29 +130,81 @@ def _cycles(tree: Dilemma) -> list[tuple[str, str]]:
     return back
 
 
-def lint(
-    loaded: Loaded, *, clauses: set[str] | None = None, trees: set[str] | None = None
-) -> list[Problem]:
-    """Graph and reference checks of DESIGN.md section 4 on a schema-valid tree."""
+Ref = tuple[str, str, Path, str]
+"""What a tree points to outside itself: (kind "clause" or "tree", node, path, target id)."""
+
+_UNKNOWN_CLAUSE = "unknown clause id '{}' (not in policies/code_of_conduct.yaml)"
+
+
+@dataclass
+class Checked:
+    """One file after every check that needs only that file: its own problems, its tree id
+    when the tree is valid, and the clause and tree ids it cites. That is all the cross-file
+    checks need, and it is small plain data, so it can be cached by content hash and sent
+    back from a worker process instead of the tree itself (bot/treecache.py)."""
+
+    file: str
+    tree_id: str | None
+    problems: list[Problem]
+    refs: list[Ref]
+    raw: bytes = b""
+    lines: dict[Path, int] | None = None
+
+    def line(self, path: Path) -> int:
+        """The line of `path`, parsed from the bytes only when a cross-file problem needs it."""
+        if self.lines is None:
+            try:
+                self.lines = load_yaml(self.raw)[1]
+            except YamlError:
+                self.lines = {}
+        return line_of(self.lines, path)
+
+    def plain(self) -> tuple[Any, ...]:
+        """The content-determined part, without the file name (same bytes, same result)."""
+        return (
+            self.tree_id,
+            [(p.line, p.node, p.message) for p in self.problems],
+            self.refs,
+        )
+
+    @classmethod
+    def from_plain(cls, file: str, raw: bytes, plain: Any) -> Checked:
+        tree_id, problems, refs = plain
+        if tree_id is not None and not isinstance(tree_id, str):
+            raise TypeError("tree id")
+        return cls(
+            file=file,
+            tree_id=tree_id,
+            problems=[
+                Problem(file, int(line), str(node), str(msg)) for line, node, msg in problems
+            ],
+            refs=[(str(k), str(n), tuple(path), str(t)) for k, n, path, t in refs],
+            raw=raw,
+        )
+
+
+def check_one(loaded: Loaded) -> Checked:
+    """The checks of DESIGN.md section 4 that need this file alone (schema problems when the
+    tree is not valid), plus what it refers to, for `cross_check`."""
     tree = loaded.tree
     if tree is None:
-        return loaded.problems
-    f = loaded.file
+        return Checked(loaded.file, None, list(loaded.problems), [], loaded.raw, loaded.lines)
     out: list[Problem] = []
+    refs: list[Ref] = []
+    f = loaded.file
 
     def add(node: str, path: Path, message: str) -> None:
         out.append(Problem(f, loaded.line(path), node, message))
 
+    def done() -> Checked:
+        return Checked(f, tree.id, sorted(out), refs, loaded.raw, loaded.lines)
+
     if tree.start not in tree.nodes:
         add("-", ("start",), f"start node '{tree.start}' does not exist")
-        return out
+        return done()
     if tree.nodes[tree.start].step is not Step.identify:
         add(tree.start, ("nodes", tree.start, "step"), "the start node must be in step 'identify'")
-    for cid in tree.cites:
-        if clauses is not None and cid not in clauses:
-            add(
-                "-", ("cites",), f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)"
-            )
+    refs.extend(("clause", "-", ("cites",), cid) for cid in tree.cites)
 
     for nid, node in tree.nodes.items():
         base: Path = ("nodes", nid)
@@ -190,15 +242,11 @@ def lint(
             )
         if not oc.cites:
             add(nid, (*base, "outcome", "cites"), "an outcome must cite at least one clause")
-        for i, cid in enumerate(oc.cites):
-            if clauses is not None and cid not in clauses:
-                add(
-                    nid,
-                    (*base, "outcome", "cites", i),
-                    f"unknown clause id '{cid}' (not in policies/code_of_conduct.yaml)",
-                )
-        if oc.handoff is not None and trees is not None and oc.handoff not in trees:
-            add(nid, (*base, "outcome", "handoff"), f"handoff to unknown tree '{oc.handoff}'")
+        refs.extend(
+            ("clause", nid, (*base, "outcome", "cites", i), cid) for i, cid in enumerate(oc.cites)
+        )
+        if oc.handoff is not None:
+            refs.append(("tree", nid, (*base, "outcome", "handoff"), oc.handoff))
 
     reachable = _reachable(tree)
     for nid in tree.nodes:
@@ -208,7 +256,34 @@ def lint(
         add(u, ("nodes", u), f"cycle: '{u}' leads back to '{v}'")
     if not any(p.message.startswith("cycle") for p in out):
         out.extend(_unweighed(tree, loaded))
-    return sorted(out)
+    return done()
+
+
+def _ref_problems(
+    checked: Checked, clauses: set[str] | None, trees: set[str] | None
+) -> list[Problem]:
+    """Clause ids and handoffs of one file that the given sets do not know."""
+    out: list[Problem] = []
+    for kind, node, path, target in checked.refs:
+        if kind == "clause":
+            if clauses is not None and target not in clauses:
+                out.append(
+                    Problem(checked.file, checked.line(path), node, _UNKNOWN_CLAUSE.format(target))
+                )
+        elif trees is not None and target not in trees:
+            message = f"handoff to unknown tree '{target}'"
+            out.append(Problem(checked.file, checked.line(path), node, message))
+    return out
+
+
+def lint(
+    loaded: Loaded, *, clauses: set[str] | None = None, trees: set[str] | None = None
+) -> list[Problem]:
+    """Graph and reference checks of DESIGN.md section 4 on a schema-valid tree."""
+    if loaded.tree is None:
+        return loaded.problems
+    checked = check_one(loaded)
+    return sorted(checked.problems + _ref_problems(checked, clauses, trees))
 
 
 def _unweighed(tree: Dilemma, loaded: Loaded) -> list[Problem]:
@@ -266,23 +341,34 @@ def check_all(
     loaded: list[Loaded], *, clauses: set[str] | None, known_trees: set[str] | None = None
 ) -> list[Problem]:
     """Lint a set of files together: adds duplicate tree ids and cross-tree handoffs."""
+    return cross_check([check_one(x) for x in loaded], clauses=clauses, known_trees=known_trees)
+
+
+def cross_check(
+    checked: list[Checked], *, clauses: set[str] | None, known_trees: set[str] | None = None
+) -> list[Problem]:
+    """Every file's own problems plus what needs them all: clause ids, handoffs between
+    trees and duplicate tree ids. Cheap (no parsing), so it runs over every file each time
+    even when only one file changed."""
     problems: list[Problem] = []
     ids: dict[str, str] = {}
-    trees = set(known_trees or ()) | {x.tree.id for x in loaded if x.tree}
-    for x in loaded:
-        problems.extend(lint(x, clauses=clauses, trees=trees))
-        if x.tree is not None:
-            if x.tree.id in ids:
+    trees = set(known_trees or ()) | {c.tree_id for c in checked if c.tree_id is not None}
+    for c in checked:
+        problems.extend(c.problems)
+        if c.refs:
+            problems.extend(_ref_problems(c, clauses, trees))
+        if c.tree_id is not None:
+            if c.tree_id in ids:
                 problems.append(
                     Problem(
-                        x.file,
-                        x.line(("id",)),
+                        c.file,
+                        c.line(("id",)),
                         "-",
-                        f"duplicate tree id '{x.tree.id}' (also in {ids[x.tree.id]})",
+                        f"duplicate tree id '{c.tree_id}' (also in {ids[c.tree_id]})",
                     )
                 )
             else:
-                ids[x.tree.id] = x.file
+                ids[c.tree_id] = c.file
     return sorted(problems)
 
 
