@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
 from bot.content import ContentSource
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # built once: SQLAlchemy then finds the compiled form in its cache by a key it does not have
 # to rebuild from a fresh statement per click
+_NEW = insert_(SessionRow)  # a Core INSERT: no ORM object and unit of work per new session
 _LOAD = select(SessionRow.owner, SessionRow.state).where(SessionRow.id == bindparam("id"))
 _SAVE = (
     update(SessionRow)
@@ -207,20 +209,21 @@ class ConsultationService:
         turn = self.engine().start(tree, self.new_id(), lang)
         now = self.clock()
         with self.db.tx() as s:
-            s.add(
-                SessionRow(
-                    id=turn.state.id,
-                    owner=owner,
-                    tree_id=tree.id,
-                    tree_version=tree.version,
-                    node=turn.state.node,
-                    state_version=turn.state.version,
-                    status="active",
-                    state=turn.state.to_json(),
-                    context=json.dumps(context) if context else None,
-                    created_at=now,
-                    updated_at=now,
-                )
+            s.execute(
+                _NEW,
+                {
+                    "id": turn.state.id,
+                    "owner": owner,
+                    "tree_id": tree.id,
+                    "tree_version": tree.version,
+                    "node": turn.state.node,
+                    "state_version": turn.state.version,
+                    "status": "active",
+                    "state": turn.state.to_json(),
+                    "context": json.dumps(context) if context else None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         return turn
 
