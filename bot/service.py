@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy import insert as insert_
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.content import ContentSource
@@ -32,23 +31,6 @@ from bot.storage.db import Database, insert, rowcount
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
 log = logging.getLogger(__name__)
-
-# built once: SQLAlchemy then finds the compiled form in its cache by a key it does not have
-# to rebuild from a fresh statement per click
-_NEW = insert_(SessionRow)  # a Core INSERT: no ORM object and unit of work per new session
-_LOAD = select(SessionRow.owner, SessionRow.state).where(SessionRow.id == bindparam("id"))
-_SAVE = (
-    update(SessionRow)
-    .where(SessionRow.id == bindparam("b_id"), SessionRow.state_version == bindparam("expected"))
-    .values(
-        node=bindparam("b_node"),
-        state_version=bindparam("b_state_version"),
-        status=bindparam("b_status"),
-        state=bindparam("b_state"),
-        updated_at=bindparam("b_updated_at"),
-    )
-    .execution_options(synchronize_session=False)  # no SessionRow objects are ever loaded here
-)
 
 Clock = Callable[[], datetime]
 # called in the transaction that records an outcome: (tx, platform identity, session, event)
@@ -209,21 +191,20 @@ class ConsultationService:
         turn = self.engine().start(tree, self.new_id(), lang)
         now = self.clock()
         with self.db.tx() as s:
-            s.execute(
-                _NEW,
-                {
-                    "id": turn.state.id,
-                    "owner": owner,
-                    "tree_id": tree.id,
-                    "tree_version": tree.version,
-                    "node": turn.state.node,
-                    "state_version": turn.state.version,
-                    "status": "active",
-                    "state": turn.state.to_json(),
-                    "context": json.dumps(context) if context else None,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+            s.add(
+                SessionRow(
+                    id=turn.state.id,
+                    owner=owner,
+                    tree_id=tree.id,
+                    tree_version=tree.version,
+                    node=turn.state.node,
+                    state_version=turn.state.version,
+                    status="active",
+                    state=turn.state.to_json(),
+                    context=json.dumps(context) if context else None,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
         return turn
 
@@ -259,51 +240,8 @@ class ConsultationService:
         return self.engine().view(self._tree_for(state), state)
 
     def act(self, owner: str, session_id: str, action: Action) -> Turn:
-        """Apply one click or answer. Raises Refused('stale'|'not_yours'|'invalid'|'gone').
-
-        One transaction reads the session, runs the engine step (microseconds) and writes the
-        new state guarded by its version: a click costs one BEGIN/COMMIT, not two. A refusal
-        is audited after that transaction, in its own (nothing of the click is written)."""
-        who = self.who(owner)
-        refusal: tuple[str, str] | None = None  # (message key, audit reason)
-        with self.db.tx() as s:
-            row = s.execute(_LOAD, {"id": session_id}).first()
-            if row is None:
-                raise Refused("gone")
-            if row.owner == who:
-                state = SessionState.from_json(row.state)
-                turn, refusal = self._step(state, action)
-            if row.owner != who:
-                refusal = ("not_yours", "not the owner")
-            elif refusal is None:
-                done = s.execute(
-                    _SAVE,
-                    {
-                        "b_id": session_id,
-                        "expected": state.version,
-                        "b_node": turn.state.node,
-                        "b_state_version": turn.state.version,
-                        "b_status": turn.state.status,
-                        "b_state": turn.state.to_json(),
-                        "b_updated_at": self.clock(),
-                    },
-                )
-                if rowcount(done) != 1:  # another instance applied a click first
-                    raise Refused("stale", "concurrent update")
-                if turn.state.status == "finished":
-                    counters.bump(s, "consultations-finished")
-                    for event in turn.events:
-                        if self.on_outcome is not None:
-                            self.on_outcome(s, who, turn.state, event)
-        if refusal is not None:
-            key, reason = refusal
-            self.refuse(who, f"session.{action.kind}", f"session:{session_id}", reason)
-            raise Refused(key, reason)
-        return turn
-
-    def _step(self, state: SessionState, action: Action) -> tuple[Turn, tuple[str, str] | None]:
-        """The engine's answer to one action; an invalid one comes back as (key, reason) to
-        be audited once the transaction is closed."""
+        """Apply one click or answer. Raises Refused('stale'|'not_yours'|'invalid'|'gone')."""
+        state = self._load(owner, session_id, action=action.kind)
         tree = self._tree_for(state)
         eng = self.engine()
         try:
@@ -322,10 +260,30 @@ class ConsultationService:
         except StaleAction as exc:
             raise Refused("stale", str(exc)) from None
         except InvalidAction as exc:
-            return eng.view(tree, state), ("invalid", str(exc))
+            self.refuse(owner, f"session.{action.kind}", f"session:{session_id}", str(exc))
+            raise Refused("invalid", str(exc)) from None
         except EngineError as exc:
             raise Refused("gone", str(exc)) from None
-        return turn, None
+        with self.db.tx() as s:
+            done = s.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session_id, SessionRow.state_version == state.version)
+                .values(
+                    node=turn.state.node,
+                    state_version=turn.state.version,
+                    status=turn.state.status,
+                    state=turn.state.to_json(),
+                    updated_at=self.clock(),
+                )
+            )
+            if rowcount(done) != 1:  # another instance applied a click first
+                raise Refused("stale", "concurrent update")
+            if turn.state.status == "finished":
+                counters.bump(s, "consultations-finished")
+                for event in turn.events:
+                    if self.on_outcome is not None:
+                        self.on_outcome(s, owner, turn.state, event)
+        return turn
 
     def record(self, owner: str, session_id: str) -> DecisionRecord:
         state = self._load(owner, session_id, action="record")

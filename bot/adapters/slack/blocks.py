@@ -1,11 +1,7 @@
 """Pure Block Kit builders: engine replies and service summaries -> Slack view/message dicts.
 
-Most views are built with slack_sdk's Block Kit models, whose `to_dict()` enforces the
-per-field limits; what they do not count (blocks per view or message) is checked here. The
-walk modal, built on every click, is made of plain dicts instead (`_k*` helpers below): the
-models' reflective validation was ~30 % of a click's CPU in the bench profile. Those helpers
-clip every field to the same limits, and tests/test_slack.py validates every node of every
-shipped tree through the models and checks they give back the very same dict. Every string that did
+Built with slack_sdk's Block Kit models, whose `to_dict()` enforces the per-field limits;
+what they do not count (blocks per view or message) is checked here. Every string that did
 not come from our own code is escaped for mrkdwn or placed in plain_text, so a `<!channel>`
 typed by a user can never ping anyone.
 """
@@ -91,52 +87,8 @@ def _button(text: str, action_id: str, value: str = "", style: str | None = None
     )
 
 
-# -- plain-dict Block Kit for the hot path (the walk modal); same output as the models ------
-
-Kit = dict[str, Any]
-
-
-def _kplain(text: str, limit: int) -> Kit:
-    return {"text": _clip(text, limit), "type": "plain_text"}
-
-
-def _kmd(text: str) -> Kit:
-    return {"text": _clip(text, SECTION_LIMIT), "type": "mrkdwn"}
-
-
-def _kbutton(text: str, action_id: str, value: str = "", style: str | None = None) -> Kit:
-    """As `_button`; Slack's limits for action_id (255) and value (2000) are ours by
-    construction (fixed ids, a Click is under 120 characters), so they are checked, not clipped."""
-    if len(action_id) > 255 or len(value) > 2000:
-        raise ValueError("button action_id or value over Slack's limit")
-    out: Kit = {"action_id": action_id, "text": _kplain(text, 75), "type": "button"}
-    if style:
-        out["style"] = style
-    if value:
-        out["value"] = value
-    return out
-
-
-def _ksection(text: str, accessory: Kit | None = None) -> Kit:
-    out: Kit = {"text": _kmd(text), "type": "section"}
-    if accessory is not None:
-        out["accessory"] = accessory
-    return out
-
-
-def _kheader(text: str) -> Kit:
-    return {"text": _kplain(text, 150), "type": "header"}
-
-
-def _kcontext(text: str) -> Kit:
-    return {"elements": [_kmd(text)], "type": "context"}
-
-
-_KDIVIDER: Kit = {"type": "divider"}
-
-
-def _dicts(blocks: Iterable[Block | Kit], limit: int) -> list[dict[str, Any]]:
-    out = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
+def _dicts(blocks: Iterable[Block], limit: int) -> list[dict[str, Any]]:
+    out = [b.to_dict() for b in blocks]
     if len(out) > limit:
         raise ValueError(f"{len(out)} blocks, more than Slack's {limit}")
     return out
@@ -144,7 +96,7 @@ def _dicts(blocks: Iterable[Block | Kit], limit: int) -> list[dict[str, Any]]:
 
 def _modal(
     title: str,
-    blocks: Sequence[Block | Kit],
+    blocks: Sequence[Block],
     *,
     callback_id: str,
     lang: str,
@@ -172,23 +124,25 @@ def _modal(
 # -- consultation ----------------------------------------------------------------------------
 
 
-def outcome_blocks(o: OutcomeReply, lang: str) -> list[Kit]:
+def outcome_blocks(o: OutcomeReply, lang: str) -> list[Block]:
     icon = SEVERITY_ICON.get(o.severity, "")
-    blocks: list[Kit] = [
-        _kheader(o.headline),
-        _kcontext(f"{icon} {msg('severity', lang)}: *{msg('sev_' + o.severity, lang)}*"),
-        _ksection(f"*{msg('advice', lang)}*\n{escape(o.advice)}"),
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_clip(o.headline, 150))),
+        ContextBlock(
+            elements=[_md(f"{icon} {msg('severity', lang)}: *{msg('sev_' + o.severity, lang)}*")]
+        ),
+        _section(f"*{msg('advice', lang)}*\n{escape(o.advice)}"),
     ]
     if o.cites:
         lines = "\n".join(f"• *{c.id}* {escape(c.title)} — _{escape(c.source)}_" for c in o.cites)
-        blocks.append(_ksection(f"*{msg('cites', lang)}*\n{lines}"))
+        blocks.append(_section(f"*{msg('cites', lang)}*\n{lines}"))
     if o.reflect:
         lines = "\n".join(f"• {escape(r)}" for r in o.reflect)
-        blocks.append(_ksection(f"*{msg('reflect', lang)}*\n{lines}"))
+        blocks.append(_section(f"*{msg('reflect', lang)}*\n{lines}"))
     if o.escalation == "required":
-        blocks.append(_ksection(f":rotating_light: *{msg('escalation_required', lang)}*"))
+        blocks.append(_section(f":rotating_light: *{msg('escalation_required', lang)}*"))
     elif o.escalation == "offered":
-        blocks.append(_ksection(f":information_source: {msg('escalation_offered', lang)}"))
+        blocks.append(_section(f":information_source: {msg('escalation_offered', lang)}"))
     return blocks
 
 
@@ -201,48 +155,45 @@ def walk_view(
     notice: str = "",
 ) -> dict[str, Any]:
     """The modal for the current node of a consultation (one node per view)."""
-    blocks: list[Kit] = []
+    blocks: list[Block] = []
     if notice:
-        blocks.append(_kcontext(f":warning: {escape(notice)}"))
+        blocks.append(ContextBlock(elements=[_md(f":warning: {escape(notice)}")]))
     submit: str | None = None
     metadata = ""
-    controls: list[Kit] = []
+    controls: list[ButtonElement] = []
     for r in replies:
         if isinstance(r, StepHeader):
-            blocks.append(_kheader(r.title))
-            blocks.append(_kcontext(f"_{escape(r.guidance)}_"))
+            blocks.append(HeaderBlock(text=PlainTextObject(text=_clip(r.title, 150))))
+            blocks.append(ContextBlock(elements=[_md(f"_{escape(r.guidance)}_")]))
         elif isinstance(r, Say):
-            blocks.append(_ksection(escape(r.text)))
+            blocks.append(_section(escape(r.text)))
         elif isinstance(r, Weigh):
-            blocks.append(_KDIVIDER)
+            blocks.append(DividerBlock())
             lenses = "\n".join(f"• *{escape(n)}*: {escape(t)}" for n, t in r.lenses)
-            blocks.append(_ksection(f"*{msg('weigh', lang)}*\n{lenses}"))
-            blocks.append(_KDIVIDER)
+            blocks.append(_section(f"*{msg('weigh', lang)}*\n{lenses}"))
+            blocks.append(DividerBlock())
         elif isinstance(r, Ask):
             for i, label in r.options:
                 click = A.Click(session=session_id, node=r.node, version=r.version, option=i)
                 blocks.append(
-                    _ksection(
+                    _section(
                         f"{i + 1}. {escape(label)}",
-                        _kbutton(
+                        _button(
                             "选择" if lang == "zh" else "Choose", f"{A.CHOOSE}:{i}", click.encode()
                         ),
                     )
                 )
             controls = _controls(session_id, r.node, r.version, r.can_back, lang)
         elif isinstance(r, AskText):
-            element: Kit = {"action_id": A.ANSWER_INPUT, "multiline": True}
-            if r.max_length:
-                element["max_length"] = r.max_length
-            element["type"] = "plain_text_input"
             blocks.append(
-                {
-                    "block_id": A.ANSWER_BLOCK,
-                    "element": element,
-                    "label": _kplain(r.prompt, 2000),
-                    "optional": r.optional,
-                    "type": "input",
-                }
+                InputBlock(
+                    block_id=A.ANSWER_BLOCK,
+                    label=PlainTextObject(text=_clip(r.prompt, 2000)),
+                    optional=r.optional,
+                    element=PlainTextInputElement(
+                        action_id=A.ANSWER_INPUT, multiline=True, max_length=r.max_length
+                    ),
+                )
             )
             submit = msg("submit", lang)
             metadata = A.Click(session=session_id, node=r.node, version=r.version).encode()
@@ -250,16 +201,16 @@ def walk_view(
         elif isinstance(r, Continue):
             click = A.Click(session=session_id, node=r.node, version=r.version)
             controls = [
-                _kbutton(msg("continue", lang), A.CONTINUE, click.encode(), "primary"),
+                _button(msg("continue", lang), A.CONTINUE, click.encode(), "primary"),
                 *_controls(session_id, r.node, r.version, r.can_back, lang),
             ]
         elif isinstance(r, OutcomeReply):
             blocks.extend(outcome_blocks(r, lang))
-            controls = [_kbutton(msg("send_record", lang), A.RECORD_DM, session_id, "primary")]
+            controls = [_button(msg("send_record", lang), A.RECORD_DM, session_id, "primary")]
             if r.escalation in ("offered", "required"):
                 controls.insert(
                     0,
-                    _kbutton(
+                    _button(
                         msg("report_button", lang),
                         A.REPORT,
                         session_id,
@@ -268,10 +219,10 @@ def walk_view(
                 )
             if r.handoff and handoff_title:
                 controls.append(
-                    _kbutton(msg("handoff", lang, title=handoff_title), A.START, r.handoff)
+                    _button(msg("handoff", lang, title=handoff_title), A.START, r.handoff)
                 )
     if controls:
-        blocks.append({"elements": controls, "type": "actions"})
+        blocks.append(ActionsBlock(elements=controls))
     return _modal(
         msg("app_name", lang),
         blocks,
@@ -282,10 +233,12 @@ def walk_view(
     )
 
 
-def _controls(session_id: str, node: str, version: int, can_back: bool, lang: str) -> list[Kit]:
+def _controls(
+    session_id: str, node: str, version: int, can_back: bool, lang: str
+) -> list[ButtonElement]:
     click = A.Click(session=session_id, node=node, version=version).encode()
-    out = [_kbutton(msg("back", lang), A.BACK, click)] if can_back else []
-    out.append(_kbutton(msg("save_exit", lang), A.SAVE, click))
+    out = [_button(msg("back", lang), A.BACK, click)] if can_back else []
+    out.append(_button(msg("save_exit", lang), A.SAVE, click))
     return out
 
 
@@ -407,7 +360,7 @@ def notice_view(text: str, lang: str) -> dict[str, Any]:
 
 def record_blocks(rec: DecisionRecord, lang: str, note: str = "") -> list[dict[str, Any]]:
     """The decision record as message blocks (DM) — at most 50 blocks."""
-    blocks: list[Block | Kit] = [
+    blocks: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(text=_clip(f"{msg('record_title', lang)}: {rec.title}", 150))
         ),
