@@ -544,3 +544,140 @@ async def test_reminders_go_to_the_card_thread_mentioning_the_teams_assignee(
         assert last["replyToId"] == activity  # in the card's thread
     finally:
         await b.stop()
+
+
+async def officer_asks(bot: TeamsBot, desk_card: dict[str, Any], question: str) -> None:
+    ask = show_card_action(desk_card, "Ask reporter")
+    await bot.press(ask, {"text": question}, aad=OFFICER, conversation=COMPLY)
+
+
+def relayed_to(fake: FakeConnector, chat: str, question: str) -> list[Posted]:
+    return [
+        p
+        for p in fake.posted
+        if p.conversation == chat and question in json.dumps(p.body, ensure_ascii=False)
+    ]
+
+
+async def test_a_confidential_reporter_consents_from_the_question_card_and_only_they_can(
+    bot: TeamsBot,
+) -> None:
+    reporter, chat = "aad-reporter-7", "a:personal-aad-reporter-7"
+    await report(bot, reporter, mode="confidential", narrative="the desk shared a balance")
+    await eventually(lambda: len(desk_cards(bot.fake)) == 1)
+    desk = desk_cards(bot.fake)[0].card
+    # before consent an officer who is not the assignee sees the reporter hidden
+    hidden = (await bot.press(by_verb(desk, CC.V_VIEW)[0], aad=OFFICER2, conversation=COMPLY)).card
+    assert "confidential (hidden)" in texts(hidden)
+    assert "Teams user aad-repo" not in texts(hidden)
+
+    await officer_asks(bot, desk, "Who else was there?")
+    await eventually(lambda: bool(relayed_to(bot.fake, chat, "Who else")))
+    question = relayed_to(bot.fake, chat, "Who else")[0].card
+    check_card(question, "question with consent")
+    assert "allow the case team to see it" in texts(question)
+    (consent,) = by_verb(question, CC.V_CONSENT)
+    assert "I consent to share my identity" in consent["title"]
+
+    # a colleague replaying the button is refused and audited; the case is unchanged
+    forged = (await bot.press(consent, aad=STAFF)).card
+    assert "thank you" not in texts(forged).lower()
+    assert "no longer valid" in texts(forged)
+    assert rows(bot, "SELECT consent FROM cases") == [(False,)]
+    assert rows(
+        bot, "SELECT action, result FROM audit_log WHERE action = 'teams.reporter_consent'"
+    ) == [("teams.reporter_consent", "refused")]
+
+    # the reporter consents: thanked, and the case team now sees who reported
+    thanks = (await bot.press(consent, aad=reporter)).card
+    check_card(thanks, "consent thanks")
+    assert "the case team may now see your identity" in texts(thanks)
+    assert rows(bot, "SELECT consent FROM cases") == [(True,)]
+    shown = (await bot.press(by_verb(desk, CC.V_VIEW)[0], aad=OFFICER2, conversation=COMPLY)).card
+    assert "Teams user aad-repo" in texts(shown) and "confidential (hidden)" not in texts(shown)
+    assert "consent" in texts(shown)  # the timeline says when
+    # the channel card itself still names nobody (channels are read by many)
+    assert all(reporter not in json.dumps(p.body) for p in desk_cards(bot.fake))
+
+
+async def test_a_named_reporter_is_not_offered_consent_and_reads_the_question_in_chinese(
+    bot: TeamsBot,
+) -> None:
+    reporter, chat = "aad-reporter-8", "a:personal-aad-reporter-8"
+    await bot.post(message(bot.fake.service_url, "lang zh", aad=reporter))
+    await report(bot, reporter, mode="named")
+    await eventually(lambda: len(desk_cards(bot.fake)) == 1)
+    await officer_asks(bot, desk_cards(bot.fake)[0].card, "哪一天？")
+    await eventually(lambda: bool(relayed_to(bot.fake, chat, "哪一天")))
+    question = relayed_to(bot.fake, chat, "哪一天")[0].card
+    check_card(question, "named question zh")
+    assert "合规部门提问" in texts(question)
+    assert by_verb(question, CC.V_CONSENT) == []
+
+
+def every_stored_value(bot: TeamsBot) -> str:
+    """Every column of every row of every table, as text (a database dump, portably)."""
+    from sqlalchemy import inspect
+
+    out: list[str] = []
+    engine = bot.services.db.engine
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                out.extend(f"{table}:{v}" for v in row)
+    return "\n".join(out)
+
+
+async def test_relayed_questions_reach_the_named_reporter_and_nothing_names_the_anonymous_one(
+    bot: TeamsBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both report from Teams and consult first (so the reflection hook sees both chats);
+    compliance asks each a question. The named reporter gets it in their personal chat; of
+    the anonymous one no table, log line or connector call holds their Teams or Entra id,
+    and no case's card locations hold anyone's chat."""
+    caplog.set_level(logging.DEBUG)
+    anon, anon_chat = "aad-anon-77c1d2", "a:1opaque-anonymous-chat"
+    named, named_chat = "aad-named-4b9e", "a:1opaque-named-chat"
+    for aad, chat, mode, inputs in (
+        (anon, anon_chat, "anonymous", {"passphrase": "correct horse battery"}),
+        (named, named_chat, "named", {}),
+    ):
+        outcome = await walk_to_outcome(bot, aad, conversation=chat)
+        form = (await bot.press(by_verb(outcome, CC.V_REPORT)[0], aad=aad, conversation=chat)).card
+        receipt = (
+            await bot.press(
+                by_verb(form, CC.V_REPORT_SUBMIT)[0],
+                {"mode": mode, **inputs},
+                aad=aad,
+                conversation=chat,
+            )
+        ).card
+        assert "is recorded" in texts(receipt)
+    await eventually(lambda: len(desk_cards(bot.fake)) == 2)
+    for desk in desk_cards(bot.fake):
+        await officer_asks(bot, desk.card, f"Which day? ({'anonymous' in texts(desk.card)})")
+    await eventually(
+        lambda: (
+            rows(
+                bot, "SELECT count(*) FROM outbox WHERE kind = 'relay_question' AND status = 'sent'"
+            )
+            == [(2,)]
+        )
+    )
+    # the named reporter has the question in their own chat, the anonymous one nothing
+    assert relayed_to(bot.fake, named_chat, "Which day? (False)")
+    assert not [
+        p
+        for p in bot.fake.posted
+        if "Which day" in json.dumps(p.body) and p.conversation != named_chat
+    ]
+    # no case's card JSON holds a personal chat or a reporter
+    for (card,) in rows(bot, "SELECT card FROM cases"):
+        assert set(json.loads(card or "{}")) <= {"teams"}, card
+        assert "a:1opaque" not in card
+    dump = every_stored_value(bot)
+    assert f"teams:{named}" in dump  # the check can see a stored identity: the named one is
+    assert anon not in dump
+    traffic = json.dumps([(p.conversation, p.activity_id, p.body) for p in bot.fake.posted])
+    assert anon not in traffic
+    assert anon not in caplog.text
