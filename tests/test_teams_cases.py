@@ -681,3 +681,63 @@ async def test_relayed_questions_reach_the_named_reporter_and_nothing_names_the_
     traffic = json.dumps([(p.conversation, p.activity_id, p.body) for p in bot.fake.posted])
     assert anon not in traffic
     assert anon not in caplog.text
+
+
+async def test_an_upgrade_moves_a_reporter_chat_out_of_the_card_json_and_questions_still_arrive(
+    db_url: str, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database from the release that kept the reporter's personal chat in the case's card
+    locations (`teams-reporter`): migration 0012 moves it under the reporter's pseudonym and
+    strips the key, so compliance's next question still reaches the named reporter while the
+    card JSON names no chat; an anonymous case's stray key is dropped, never moved."""
+    monkeypatch.setenv("ETHICSBOT_SECRET_KEY", "test-pseudonym-key")  # what the operator sets
+    named, named_chat = "aad-legacy-named", "a:1opaque-legacy-chat"
+    anon_chat = "a:1opaque-legacy-anon-chat"
+    b = await start(db_url, connector)
+    try:
+        await add_to_compliance_channel(b)
+        for aad, chat, mode in (
+            (named, named_chat, "named"),
+            ("aad-legacy-anon", anon_chat, "anonymous"),
+        ):
+            form = await say(b, "report", aad, chat)
+            await b.press(
+                by_verb(form, CC.V_REPORT_SUBMIT)[0],
+                {"mode": mode, "topic": "honesty", "passphrase": "correct horse battery"},
+                aad=aad,
+                conversation=chat,
+            )
+        await eventually(lambda: len(desk_cards(connector)) == 2)
+        await eventually(
+            lambda: all(
+                "activity" in json.loads(c or "{}").get("teams", {})
+                for (c,) in rows(b, "SELECT card FROM cases")
+            )
+        )
+        # what the old release stored, and the schema version it stopped at
+        for case_id, mode in rows(b, "SELECT id, mode FROM cases"):
+            chat = named_chat if mode == "named" else anon_chat
+            b.services.cases.set_card(case_id, "teams-reporter", {"conversation": chat})
+        with b.services.db.tx() as s:
+            s.execute(text("DELETE FROM teams_personal_chats"))
+            s.execute(text("UPDATE alembic_version SET version_num = '0011_teamsrep'"))
+    finally:
+        await b.stop()
+
+    b = await start(db_url, connector)  # migrates at start-up
+    try:
+        assert rows(b, "SELECT version_num FROM alembic_version") == [
+            ("0012_teamscase_reporter_chat",)
+        ]
+        for (card,) in rows(b, "SELECT card FROM cases"):
+            where = json.loads(card)
+            assert set(where) == {"teams"} and where["teams"]["activity"], card
+        assert [c for (c,) in rows(b, "SELECT conversation_id FROM teams_personal_chats")] == [
+            named_chat
+        ]
+        named_desk = next(p.card for p in desk_cards(connector) if "anonymous" not in texts(p.card))
+        await officer_asks(b, named_desk, "Still there after the upgrade?")
+        await eventually(lambda: bool(relayed_to(connector, named_chat, "Still there")))
+        assert not relayed_to(connector, anon_chat, "Still there")
+    finally:
+        await b.stop()
