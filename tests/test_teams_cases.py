@@ -683,14 +683,20 @@ async def test_relayed_questions_reach_the_named_reporter_and_nothing_names_the_
     assert anon not in caplog.text
 
 
+@pytest.mark.parametrize("keyed", [True, False], ids=["key-in-env", "key-unknown"])
 async def test_an_upgrade_moves_a_reporter_chat_out_of_the_card_json_and_questions_still_arrive(
-    db_url: str, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch
+    db_url: str, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch, keyed: bool
 ) -> None:
     """A database from the release that kept the reporter's personal chat in the case's card
     locations (`teams-reporter`): migration 0012 moves it under the reporter's pseudonym and
     strips the key, so compliance's next question still reaches the named reporter while the
-    card JSON names no chat; an anonymous case's stray key is dropped, never moved."""
-    monkeypatch.setenv("ETHICSBOT_SECRET_KEY", "test-pseudonym-key")  # what the operator sets
+    card JSON names no chat; an anonymous case's stray key is dropped, never moved. When the
+    migration cannot know the pseudonym key, the key is stripped all the same and the
+    question waits for the reporter's `status` (privacy first)."""
+    if keyed:
+        monkeypatch.setenv("ETHICSBOT_SECRET_KEY", "test-pseudonym-key")  # as the operator sets
+    else:
+        monkeypatch.delenv("ETHICSBOT_SECRET_KEY", raising=False)
     named, named_chat = "aad-legacy-named", "a:1opaque-legacy-chat"
     anon_chat = "a:1opaque-legacy-anon-chat"
     b = await start(db_url, connector)
@@ -732,12 +738,21 @@ async def test_an_upgrade_moves_a_reporter_chat_out_of_the_card_json_and_questio
         for (card,) in rows(b, "SELECT card FROM cases"):
             where = json.loads(card)
             assert set(where) == {"teams"} and where["teams"]["activity"], card
-        assert [c for (c,) in rows(b, "SELECT conversation_id FROM teams_personal_chats")] == [
-            named_chat
-        ]
+        assert [c for (c,) in rows(b, "SELECT conversation_id FROM teams_personal_chats")] == (
+            [named_chat] if keyed else []
+        )
         named_desk = next(p.card for p in desk_cards(connector) if "anonymous" not in texts(p.card))
         await officer_asks(b, named_desk, "Still there after the upgrade?")
-        await eventually(lambda: bool(relayed_to(connector, named_chat, "Still there")))
+        if keyed:
+            await eventually(lambda: bool(relayed_to(connector, named_chat, "Still there")))
+        else:
+            await eventually(
+                lambda: any(
+                    "no personal chat known" in (r or "")
+                    for (r,) in rows(b, "SELECT result FROM outbox WHERE kind = 'relay_question'")
+                )
+            )
+            assert not relayed_to(connector, named_chat, "Still there")
         assert not relayed_to(connector, anon_chat, "Still there")
     finally:
         await b.stop()
