@@ -218,3 +218,35 @@ async def test_a_walk_continues_after_a_restart(sqlite_url: str, connector: Fake
         assert by_verb(welcome, "resume")  # the unfinished walk is offered
     finally:
         await second.stop()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("escalation", ["required", "offered", "none"])
+def test_the_outcome_card_itself_carries_the_report_button_when_a_report_is_due(
+    lang: str, escalation: str
+) -> None:
+    """Built with the outcome (not patched on afterwards by the desk): the button carries the
+    consultation's session, so the report is filed from it; no button where none is due."""
+    from bot.adapters.teams import cards as C
+    from bot.core.replies import OutcomeReply
+    from tests.test_teams_golden import check_card
+
+    session = "0b6c3f1e-8a1d-4c47-9b0e-4f4c1d2e3a4b"
+    outcome = OutcomeReply(
+        severity="high",
+        escalation=escalation,
+        headline="Tell compliance",
+        advice="Do not share the balance.",
+        cites=(),
+        reflect=(),
+        handoff="triage",
+    )
+    card = C.walk_card([outcome], session, lang, handoff_title="Not sure")
+    check_card(card, f"outcome {escalation} {lang}")
+    report = by_verb(card, "case.report")
+    if escalation == "none":
+        assert report == []
+        return
+    assert [a["data"] for a in report] == [{"verb": "case.report", "s": session}]
+    assert report[0]["title"] == C.msg("report_button", lang)
+    assert card["actions"][-1] is report[0]  # after the hand-off, as the desk placed it

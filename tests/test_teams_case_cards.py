@@ -3,6 +3,7 @@ and under Teams' 28 KB (cards the flows send are checked in test_teams_cases.py 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -73,3 +74,20 @@ def test_the_details_card_of_a_long_case_is_shortened_not_lost() -> None:
     assert "Shortened to fit a Teams card" in texts(card)
     small = CC.details_card(replace(CASE, narrative="short", timeline=timeline[:2]))
     assert "Shortened" not in texts(small) and "short" in texts(small)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_confidential_reporter_is_offered_consent_on_the_question_card(lang: str) -> None:
+    plain = CC.question_card(CASE.ref, "Who else was there?", CASE.id, lang)
+    offered = CC.question_card(CASE.ref, "Who else was there?", CASE.id, lang, confidential=True)
+    check_card(offered, f"question card with consent {lang}")
+    consent = [a for a in offered["actions"] if a["verb"] == CC.V_CONSENT]
+    assert [a["data"] for a in consent] == [{"verb": CC.V_CONSENT, "c": CASE.id}]
+    assert CC.msg("consent_button", lang) in consent[0]["title"]
+    assert CC.msg("consent_offer", lang) in texts(offered)
+    assert not [a for a in plain["actions"] if a["verb"] == CC.V_CONSENT]
+    thanks = CC.consent_card(CASE.ref, lang)
+    check_card(thanks, f"consent thanks {lang}")
+    assert CC.msg("consent_thanks", lang) in texts(thanks)
+    if lang == "zh":
+        assert "我同意披露我的身份" in json.dumps(offered, ensure_ascii=False)

@@ -544,3 +544,215 @@ async def test_reminders_go_to_the_card_thread_mentioning_the_teams_assignee(
         assert last["replyToId"] == activity  # in the card's thread
     finally:
         await b.stop()
+
+
+async def officer_asks(bot: TeamsBot, desk_card: dict[str, Any], question: str) -> None:
+    ask = show_card_action(desk_card, "Ask reporter")
+    await bot.press(ask, {"text": question}, aad=OFFICER, conversation=COMPLY)
+
+
+def relayed_to(fake: FakeConnector, chat: str, question: str) -> list[Posted]:
+    return [
+        p
+        for p in fake.posted
+        if p.conversation == chat and question in json.dumps(p.body, ensure_ascii=False)
+    ]
+
+
+async def test_a_confidential_reporter_consents_from_the_question_card_and_only_they_can(
+    bot: TeamsBot,
+) -> None:
+    reporter, chat = "aad-reporter-7", "a:personal-aad-reporter-7"
+    await report(bot, reporter, mode="confidential", narrative="the desk shared a balance")
+    await eventually(lambda: len(desk_cards(bot.fake)) == 1)
+    desk = desk_cards(bot.fake)[0].card
+    # before consent an officer who is not the assignee sees the reporter hidden
+    hidden = (await bot.press(by_verb(desk, CC.V_VIEW)[0], aad=OFFICER2, conversation=COMPLY)).card
+    assert "confidential (hidden)" in texts(hidden)
+    assert "Teams user aad-repo" not in texts(hidden)
+
+    await officer_asks(bot, desk, "Who else was there?")
+    await eventually(lambda: bool(relayed_to(bot.fake, chat, "Who else")))
+    question = relayed_to(bot.fake, chat, "Who else")[0].card
+    check_card(question, "question with consent")
+    assert "allow the case team to see it" in texts(question)
+    (consent,) = by_verb(question, CC.V_CONSENT)
+    assert "I consent to share my identity" in consent["title"]
+
+    # a colleague replaying the button is refused and audited; the case is unchanged
+    forged = (await bot.press(consent, aad=STAFF)).card
+    assert "thank you" not in texts(forged).lower()
+    assert "no longer valid" in texts(forged)
+    assert rows(bot, "SELECT consent FROM cases") == [(False,)]
+    assert rows(
+        bot, "SELECT action, result FROM audit_log WHERE action = 'teams.reporter_consent'"
+    ) == [("teams.reporter_consent", "refused")]
+
+    # the reporter consents: thanked, and the case team now sees who reported
+    thanks = (await bot.press(consent, aad=reporter)).card
+    check_card(thanks, "consent thanks")
+    assert "the case team may now see your identity" in texts(thanks)
+    assert rows(bot, "SELECT consent FROM cases") == [(True,)]
+    shown = (await bot.press(by_verb(desk, CC.V_VIEW)[0], aad=OFFICER2, conversation=COMPLY)).card
+    assert "Teams user aad-repo" in texts(shown) and "confidential (hidden)" not in texts(shown)
+    assert "consent" in texts(shown)  # the timeline says when
+    # the channel card itself still names nobody (channels are read by many)
+    assert all(reporter not in json.dumps(p.body) for p in desk_cards(bot.fake))
+
+
+async def test_a_named_reporter_is_not_offered_consent_and_reads_the_question_in_chinese(
+    bot: TeamsBot,
+) -> None:
+    reporter, chat = "aad-reporter-8", "a:personal-aad-reporter-8"
+    await bot.post(message(bot.fake.service_url, "lang zh", aad=reporter))
+    await report(bot, reporter, mode="named")
+    await eventually(lambda: len(desk_cards(bot.fake)) == 1)
+    await officer_asks(bot, desk_cards(bot.fake)[0].card, "哪一天？")
+    await eventually(lambda: bool(relayed_to(bot.fake, chat, "哪一天")))
+    question = relayed_to(bot.fake, chat, "哪一天")[0].card
+    check_card(question, "named question zh")
+    assert "合规部门提问" in texts(question)
+    assert by_verb(question, CC.V_CONSENT) == []
+
+
+def every_stored_value(bot: TeamsBot) -> str:
+    """Every column of every row of every table, as text (a database dump, portably)."""
+    from sqlalchemy import inspect
+
+    out: list[str] = []
+    engine = bot.services.db.engine
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                out.extend(f"{table}:{v}" for v in row)
+    return "\n".join(out)
+
+
+async def test_relayed_questions_reach_the_named_reporter_and_nothing_names_the_anonymous_one(
+    bot: TeamsBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both report from Teams and consult first (so the reflection hook sees both chats);
+    compliance asks each a question. The named reporter gets it in their personal chat; of
+    the anonymous one no table, log line or connector call holds their Teams or Entra id,
+    and no case's card locations hold anyone's chat."""
+    caplog.set_level(logging.DEBUG)
+    anon, anon_chat = "aad-anon-77c1d2", "a:1opaque-anonymous-chat"
+    named, named_chat = "aad-named-4b9e", "a:1opaque-named-chat"
+    for aad, chat, mode, inputs in (
+        (anon, anon_chat, "anonymous", {"passphrase": "correct horse battery"}),
+        (named, named_chat, "named", {}),
+    ):
+        outcome = await walk_to_outcome(bot, aad, conversation=chat)
+        form = (await bot.press(by_verb(outcome, CC.V_REPORT)[0], aad=aad, conversation=chat)).card
+        receipt = (
+            await bot.press(
+                by_verb(form, CC.V_REPORT_SUBMIT)[0],
+                {"mode": mode, **inputs},
+                aad=aad,
+                conversation=chat,
+            )
+        ).card
+        assert "is recorded" in texts(receipt)
+    await eventually(lambda: len(desk_cards(bot.fake)) == 2)
+    for desk in desk_cards(bot.fake):
+        await officer_asks(bot, desk.card, f"Which day? ({'anonymous' in texts(desk.card)})")
+    await eventually(
+        lambda: (
+            rows(
+                bot, "SELECT count(*) FROM outbox WHERE kind = 'relay_question' AND status = 'sent'"
+            )
+            == [(2,)]
+        )
+    )
+    # the named reporter has the question in their own chat, the anonymous one nothing
+    assert relayed_to(bot.fake, named_chat, "Which day? (False)")
+    assert not [
+        p
+        for p in bot.fake.posted
+        if "Which day" in json.dumps(p.body) and p.conversation != named_chat
+    ]
+    # no case's card JSON holds a personal chat or a reporter
+    for (card,) in rows(bot, "SELECT card FROM cases"):
+        assert set(json.loads(card or "{}")) <= {"teams"}, card
+        assert "a:1opaque" not in card
+    dump = every_stored_value(bot)
+    assert f"teams:{named}" in dump  # the check can see a stored identity: the named one is
+    assert anon not in dump
+    traffic = json.dumps([(p.conversation, p.activity_id, p.body) for p in bot.fake.posted])
+    assert anon not in traffic
+    assert anon not in caplog.text
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["key-in-env", "key-unknown"])
+async def test_an_upgrade_moves_a_reporter_chat_out_of_the_card_json_and_questions_still_arrive(
+    db_url: str, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch, keyed: bool
+) -> None:
+    """A database from the release that kept the reporter's personal chat in the case's card
+    locations (`teams-reporter`): migration 0012 moves it under the reporter's pseudonym and
+    strips the key, so compliance's next question still reaches the named reporter while the
+    card JSON names no chat; an anonymous case's stray key is dropped, never moved. When the
+    migration cannot know the pseudonym key, the key is stripped all the same and the
+    question waits for the reporter's `status` (privacy first)."""
+    if keyed:
+        monkeypatch.setenv("ETHICSBOT_SECRET_KEY", "test-pseudonym-key")  # as the operator sets
+    else:
+        monkeypatch.delenv("ETHICSBOT_SECRET_KEY", raising=False)
+    named, named_chat = "aad-legacy-named", "a:1opaque-legacy-chat"
+    anon_chat = "a:1opaque-legacy-anon-chat"
+    b = await start(db_url, connector)
+    try:
+        await add_to_compliance_channel(b)
+        for aad, chat, mode in (
+            (named, named_chat, "named"),
+            ("aad-legacy-anon", anon_chat, "anonymous"),
+        ):
+            form = await say(b, "report", aad, chat)
+            await b.press(
+                by_verb(form, CC.V_REPORT_SUBMIT)[0],
+                {"mode": mode, "topic": "honesty", "passphrase": "correct horse battery"},
+                aad=aad,
+                conversation=chat,
+            )
+        await eventually(lambda: len(desk_cards(connector)) == 2)
+        await eventually(
+            lambda: all(
+                "activity" in json.loads(c or "{}").get("teams", {})
+                for (c,) in rows(b, "SELECT card FROM cases")
+            )
+        )
+        # what the old release stored, and the schema version it stopped at
+        for case_id, mode in rows(b, "SELECT id, mode FROM cases"):
+            chat = named_chat if mode == "named" else anon_chat
+            b.services.cases.set_card(case_id, "teams-reporter", {"conversation": chat})
+        with b.services.db.tx() as s:
+            s.execute(text("DELETE FROM teams_personal_chats"))
+            s.execute(text("UPDATE alembic_version SET version_num = '0011_teamsrep'"))
+    finally:
+        await b.stop()
+
+    b = await start(db_url, connector)  # migrates at start-up
+    try:
+        assert rows(b, "SELECT version_num FROM alembic_version") == [
+            ("0012_teamscase_reporter_chat",)
+        ]
+        for (card,) in rows(b, "SELECT card FROM cases"):
+            where = json.loads(card)
+            assert set(where) == {"teams"} and where["teams"]["activity"], card
+        assert [c for (c,) in rows(b, "SELECT conversation_id FROM teams_personal_chats")] == (
+            [named_chat] if keyed else []
+        )
+        named_desk = next(p.card for p in desk_cards(connector) if "anonymous" not in texts(p.card))
+        await officer_asks(b, named_desk, "Still there after the upgrade?")
+        if keyed:
+            await eventually(lambda: bool(relayed_to(connector, named_chat, "Still there")))
+        else:
+            await eventually(
+                lambda: any(
+                    "no personal chat known" in (r or "")
+                    for (r,) in rows(b, "SELECT result FROM outbox WHERE kind = 'relay_question'")
+                )
+            )
+            assert not relayed_to(connector, named_chat, "Still there")
+        assert not relayed_to(connector, anon_chat, "Still there")
+    finally:
+        await b.stop()

@@ -43,6 +43,9 @@ SEVERITY_COLOR = {"high": "Warning", "critical": "Attention"}
 # verbs of Action.Execute (the invoke handler dispatches on them)
 V_START, V_CHOOSE, V_PROCEED, V_BACK, V_ANSWER = "start", "choose", "proceed", "back", "answer"
 V_SAVE, V_RESUME, V_PICK, V_SEARCH = "save", "resume", "pick", "search"
+# the outcome's "Report to compliance…": handled by the desk (bot/adapters/teams/cases.py),
+# whose verbs all start with `case.`; data: s = the consultation's session id
+V_REPORT = "case.report"
 
 _SLACK_BOLD = re.compile(r"(?<![*\w])\*(?!\*)([^*\n]+?)\*(?![*\w])")
 
@@ -174,6 +177,13 @@ def outcome_blocks(o: OutcomeReply, lang: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def speak_up_action(session_id: str, lang: str) -> dict[str, Any]:
+    """The 'Report to compliance…' button of an outcome that offers or requires a report.
+    It carries the session, so the report is filed from this consultation (its facts and
+    path) and the service can check the consultation is the clicker's own."""
+    return execute(msg("report_button", lang), V_REPORT, {"s": session_id})
+
+
 def record_blocks(rec: DecisionRecord, lang: str) -> list[dict[str, Any]]:
     """The decision record: the path by the four steps (what was chosen or typed)."""
     blocks: list[dict[str, Any]] = [
@@ -275,6 +285,8 @@ def walk_card(
                 actions.append(
                     execute(msg("handoff", lang, title=handoff_title), V_START, {"t": r.handoff})
                 )
+            if r.escalation in ("required", "offered"):
+                actions.append(speak_up_action(session_id, lang))
     return finish(body, actions)
 
 

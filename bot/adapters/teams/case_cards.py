@@ -31,17 +31,24 @@ from bot.adapters.teams.cards import (
     text,
     typed,
 )
+from bot.adapters.teams.cards import (
+    V_REPORT as V_REPORT,  # re-exported: the desk dispatches on it
+)
+from bot.adapters.teams.cards import (
+    speak_up_action as speak_up_action,  # re-exported: built with the outcome card
+)
 from bot.cases.service import OUTCOMES, CaseView, ReporterView
 from bot.messages import msg as neutral
 
 PLATFORM = "teams"
 
 # verbs (the desk's invoke handler dispatches on them)
-V_REPORT = "case.report"  # open the report form (data: s = session id, optional)
+# V_REPORT (cards.py): open the report form (data: s = session id, optional)
 V_REPORT_SUBMIT = "case.report.submit"  # data: f = form id, s = session id
 V_STATUS_LOGIN = "case.status.login"
 V_STATUS_ANSWER = "case.status.answer"  # data: k = reporter token (anonymous) / c = case id
 V_STATUS_OPEN = "case.status.open"  # a named reporter opens one of their cases (c)
+V_CONSENT = "case.consent"  # a confidential reporter lets the case team see them (c)
 V_ACK = "case.acknowledge"
 V_ASSIGN_ME = "case.assign_me"
 V_VIEW = "case.view"
@@ -158,11 +165,6 @@ def _show(title: str, body: list[dict[str, Any]], actions: list[dict[str, Any]])
 
 
 # -- reporter side ----------------------------------------------------------------------------
-
-
-def speak_up_action(session_id: str, lang: str) -> dict[str, Any]:
-    """The outcome card's 'Report to compliance…' button."""
-    return execute(msg("report_button", lang), V_REPORT, {"s": session_id})
 
 
 def report_form(
@@ -311,10 +313,25 @@ def _reporter(
     return finish(body, actions)
 
 
-def question_card(ref: str, question: str, case_id: str, lang: str) -> Card:
-    """Compliance asks a named or confidential reporter something (their personal chat)."""
+def question_card(
+    ref: str, question: str, case_id: str, lang: str, *, confidential: bool = False
+) -> Card:
+    """Compliance asks a named or confidential reporter something (their personal chat).
+
+    A confidential reporter is also offered to let the whole case team see who they are (as
+    in Slack's DM): until then only the assigned officer does. The button carries the case id
+    only; the desk checks on the server that the clicker is the case's reporter."""
     body = [text("💬 " + msg("compliance_asks", lang, ref=ref)), typed(_clip(question, 3000))]
-    return finish(body, [execute(msg("answer_label", lang), V_STATUS_OPEN, {"c": case_id})])
+    actions = [execute(msg("answer_label", lang), V_STATUS_OPEN, {"c": case_id})]
+    if confidential:
+        body.append(text(msg("consent_offer", lang), isSubtle=True, spacing="Medium"))
+        actions.append(execute(msg("consent_button", lang), V_CONSENT, {"c": case_id}))
+    return finish(body, actions)
+
+
+def consent_card(ref: str, lang: str) -> Card:
+    """The answer to the reporter's own consent click (only they see it)."""
+    return finish([text(f"**{ref}**"), text("✅ " + msg("consent_thanks", lang))])
 
 
 # -- compliance side --------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 """Teams handlers for speaking up and for the compliance desk: typed words and card clicks ->
 `CaseService` calls -> cards.
 
-Reporter side, in the personal chat: `report` (or the outcome card's button) opens the form;
-its Submit calls `CaseService.escalate_consultation` with the form's random id as the
-submission, so a double press records once; the receipt comes back as the answer to that
-click only. `status` shows a named reporter's cases and the receipt login.
+Reporter side, in the personal chat: `report` (or the outcome card's button, built with the
+outcome in cards.py) opens the form; its Submit calls `CaseService.escalate_consultation`
+with the form's random id as the submission, so a double press records once; the receipt
+comes back as the answer to that click only. A named or confidential report keeps the
+personal chat it came from under the reporter's pseudonym (personal.py), where compliance's
+questions are relayed; an anonymous one records nothing. `status` shows a named reporter's
+cases and the receipt login. A confidential reporter's question card offers consent to be
+seen by the case team; the click is checked against the case's reporter on the server.
 Officer side, on the channel card: every click goes to `CaseService.act` with the clicker's
 `teams:<Entra object id>` — roles and exclusions are checked there, refusals audited there,
 and the answer to a refused click is the unchanged card plus a notice only the clicker sees.
@@ -18,7 +22,6 @@ Nothing here keeps state in memory, logs typed text or logs who an anonymous rep
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams.cards import Card, note_card
 from bot.adapters.teams.consult import owner_of
+from bot.adapters.teams.personal import PersonalChats, personal_chat_of, personal_chats
 from bot.cases.roles import COMPLIANCE, qualify
 from bot.service import Refused
 
@@ -38,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPORTER_CHAT = "teams-reporter"  # key in the case's card locations: a reporter's personal chat
 UUID = re.compile(r"^[0-9a-f-]{36}$")
 FORM_ID = re.compile(r"^[0-9a-f]{32}$")
 TOKEN = re.compile(r"^[0-9a-f-]{36}\.\d{1,12}\.[0-9a-f]{32}$")
@@ -70,6 +73,7 @@ class TeamsDesk:
         self.lang = lang
         self.exercises = exercises
         self.reflection: TeamsReflection | None = None  # teamsrep: set by reflection.wire
+        self.chats: PersonalChats = personal_chats(services)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -112,6 +116,8 @@ class TeamsDesk:
             return await self.status_open(activity, data)
         if verb == CC.V_STATUS_ANSWER:
             return await self.status_answer(activity, data)
+        if verb == CC.V_CONSENT:
+            return await self.consent(activity, data)
         if verb in CC.OFFICER_VERBS:
             return await self.officer(activity, verb, data)
         return await self.forged(activity, verb[:40], "unknown verb")
@@ -119,10 +125,11 @@ class TeamsDesk:
     async def after_consultation(
         self, activity: dict[str, Any], data: dict[str, Any], card: Card
     ) -> Card:
-        """A consultation card on its way out: an outcome that offers a report gets the button."""
+        """A consultation card on its way out (its report button, if any, is already on it:
+        cards.walk_card builds it with the outcome)."""
         if self.reflection is not None:  # teamsrep: where to ask the follow-up later
             await self.reflection.seen(activity)
-        return add_speak_up(card, await self.lang(activity), data)
+        return card
 
     # -- reporter ------------------------------------------------------------------------------
 
@@ -184,13 +191,11 @@ class TeamsDesk:
                 CC.msg(exc.key if exc.key in ("not_yours", "gone") else "error", lang), lang
             )
         if receipt.mode != "anonymous":
-            # where to relay compliance's questions: this personal chat. Kept beside the card
-            # locations for lack of a column; never for an anonymous report.
-            chat = str((activity.get("conversation") or {}).get("id") or "")
-            if chat:
-                await self.call(
-                    self.cases.set_card, receipt.case_id, REPORTER_CHAT, {"conversation": chat}
-                )
+            # where to relay compliance's questions: this personal chat, under the reporter's
+            # pseudonym (never in the case's card locations). Never for an anonymous report.
+            chat = personal_chat_of(activity)
+            if chat is not None:
+                await self.call(self.chats.remember, owner_of(activity), chat)
         card = await self.call(self.cases.card, receipt.case_id)
         return CC.receipt_card(lang, receipt.ref, card.ack_due, receipt.receipt_code)
 
@@ -248,6 +253,21 @@ class TeamsDesk:
             )
         return CC.reporter_card(r, lang, anonymous=anonymous)
 
+    async def consent(self, activity: dict[str, Any], data: dict[str, Any]) -> Card:
+        """A confidential reporter allows the case team to see who they are. The case id in
+        the card is untrusted: the service accepts it only from the case's own reporter, and
+        anyone else's click is refused and audited like any forged click."""
+        lang = await self.lang(activity)
+        case_id = str(data.get("c") or "")
+        try:
+            if not UUID.match(case_id):
+                raise Refused("not_yours")
+            await self.call(self.cases.consent, case_id, owner_of(activity))
+        except Refused:
+            return await self.forged(activity, "reporter_consent", "not the reporter")
+        ref = (await self.call(self.cases.card, case_id)).ref
+        return CC.consent_card(ref, lang)
+
     # -- officers ------------------------------------------------------------------------------
 
     async def officer(self, activity: dict[str, Any], verb: str, data: dict[str, Any]) -> Card:
@@ -293,21 +313,6 @@ class TeamsDesk:
         )
         lang = await self.lang(activity)
         return note_card(CC.msg("teams_unknown_action", lang), lang)
-
-
-def add_speak_up(card: Card, lang: str, data: dict[str, Any]) -> Card:
-    """Give an outcome card that offers or requires a report its 'Report to compliance…'
-    button. A stop-gap in the desk's hands: the outcome card is built in cards.py (the
-    consultation work), which has no such button yet; this recognises the outcome by the
-    escalation sentence it shows, and takes the session from the click that led to it."""
-    session = str(data.get("s") or "")
-    if not UUID.match(session):
-        return card
-    flat = json.dumps(card, ensure_ascii=False)
-    marks = (CC.msg("escalation_required", lang), CC.msg("escalation_offered", lang))
-    if not any(m in flat for m in marks) or CC.V_REPORT in flat:
-        return card
-    return {**card, "actions": [*card.get("actions", []), CC.speak_up_action(session, lang)]}
 
 
 def desk_router(services: Services, lang: Lang, conversations: ConversationStore) -> TeamsDesk:

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams import exercise_cards as XC
 from bot.adapters.teams.cards import Card, message
-from bot.adapters.teams.cases import REPORTER_CHAT
 from bot.adapters.teams.connector import ConnectorError
 from bot.adapters.teams.reports import fitted
 from bot.delivery.outbox import Job, Kind
@@ -213,21 +212,28 @@ async def notify_assignee(d: TeamsDeliverer, job: Job) -> dict[str, str]:
 
 
 async def relay_question(d: TeamsDeliverer, job: Job) -> dict[str, str]:
-    """Compliance asked a Teams reporter something: into the personal chat the named or
-    confidential report was sent from. Anonymous reporters: held (they read it with
-    `status`; nothing may reach them by name)."""
+    """Compliance asked a Teams reporter something: into the personal chat kept under the
+    named or confidential reporter's pseudonym when they filed or consulted (personal.py),
+    never a chat stored with the case. A confidential reporter's card offers consent.
+    Anonymous reporters: held (they read it with `status`; nothing may reach them by name)."""
+    from bot.adapters.teams.personal import personal_chats
+
     assert job.case_id is not None
     identity = await asyncio.to_thread(d.s.cases.reporter_of, job.case_id)
     if identity is None:
         return {"sent": "held for the anonymous reporter (read with status)"}
     case = await asyncio.to_thread(d.s.cases.card, job.case_id)
-    chat = (case.card.get(REPORTER_CHAT) or {}).get("conversation")
+    chat = None
+    if _aad(identity) is not None:
+        chat = await asyncio.to_thread(personal_chats(d.s).get, identity)
     if not chat:
         return {"sent": "held: no personal chat known (the reporter reads it with status)"}
     ref = await d.reference(chat)
     lang = await asyncio.to_thread(d.s.consult.lang_of, identity) or "en"
     question = await asyncio.to_thread(d.s.cases.last_question, job.case_id)
-    card = CC.question_card(case.ref, question, case.id, lang)
+    card = CC.question_card(
+        case.ref, question, case.id, lang, confidential=case.mode == "confidential"
+    )
     await d.client.send(ref.service_url, ref.conversation_id, message(card, case.ref))
     return {"sent": "personal chat"}
 

@@ -3,9 +3,9 @@
 Where: Teams lets a bot write first only into a conversation it has with the person, and a
 personal chat's id cannot be derived from the user's Entra id, so every consultation click
 in the personal chat keeps that chat's id under the person's keyed pseudonym
-(`teams_personal_chats`; the chat's reference itself is stored by references.py). The
-outbox row (Kind.REFLECTION_ASK) then finds it from the address the reflection service
-holds until the ask is sent.
+(`teams_personal_chats`, bot/adapters/teams/personal.py; the chat's reference itself is
+stored by references.py). The outbox row (Kind.REFLECTION_ASK) then finds it from the
+address the reflection service holds until the ask is sent.
 The answer goes through `ReflectionService.answer` exactly as Slack's does: the session id
 in the card is untrusted input, the service accepts an answer only from the person whose
 consultation it was (a click on someone else's card is refused and audited). "Worse" offers
@@ -19,22 +19,18 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import delete
 
 from bot.adapters.teams import reflection_cards as RC
 from bot.adapters.teams.cards import Card, message
 from bot.adapters.teams.connector import ConnectorError
 from bot.adapters.teams.consult import owner_of
+from bot.adapters.teams.personal import PersonalChats, personal_chats
+from bot.adapters.teams.personal import personal_chat_of as _personal
 from bot.adapters.teams.text import msg
 from bot.delivery.outbox import Job, Kind
-from bot.identity import Pseudonymizer
 from bot.reflection.service import TURNED_OUT
 from bot.service import Refused
-from bot.storage.db import Database, insert
-from bot.storage.tables import TeamsPersonalChatRow
 
 if TYPE_CHECKING:
     from bot.adapters.teams.delivery import Handler, TeamsDeliverer
@@ -43,55 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[0-9a-f-]{36}$")
-KNOWN_MAX = 50_000  # people whose chat this process wrote already (skips a write per click)
-
-
-def _personal(activity: dict[str, Any]) -> str | None:
-    """The personal chat's id, or None for a channel or group chat."""
-    conv = activity.get("conversation") or {}
-    if (conv.get("conversationType") or "personal") != "personal" or not conv.get("id"):
-        return None
-    return str(conv["id"])[:300]
-
-
-class PersonalChats:
-    """The personal chat of each Teams user, by pseudonym (one short transaction each)."""
-
-    def __init__(self, db: Database, who: Pseudonymizer, clock: Callable[[], datetime]) -> None:
-        self.db = db
-        self.who = who
-        self.clock = clock
-        self._known: set[tuple[str, str]] = set()  # (owner, chat) written by this process
-
-    def remember(self, identity: str, chat: str) -> None:
-        owner = self.who(identity)
-        if (owner, chat) in self._known:
-            return  # a chat's id does not change: one write per person and process
-        values = {"conversation_id": chat, "updated_at": self.clock()}
-        with self.db.tx() as s:
-            s.execute(
-                insert(s)(TeamsPersonalChatRow)
-                .values(owner=owner, **values)
-                .on_conflict_do_update(index_elements=["owner"], set_=values)
-            )
-        if len(self._known) > KNOWN_MAX:  # a cache, not a record: start over when full
-            self._known.clear()
-        self._known.add((owner, chat))
-
-    def get(self, identity: str) -> str | None:
-        with self.db.read() as s:
-            row = s.get(TeamsPersonalChatRow, self.who(identity))
-            return row.conversation_id if row is not None else None
-
-    def forget(self, identity: str) -> None:
-        owner = self.who(identity)
-        with self.db.tx() as s:
-            s.execute(delete(TeamsPersonalChatRow).where(TeamsPersonalChatRow.owner == owner))
-        self._known = {k for k in self._known if k[0] != owner}
-
-
-def personal_chats(services: Services) -> PersonalChats:
-    return PersonalChats(services.db, services.reflection.who, services.clock)
 
 
 class TeamsReflection:
