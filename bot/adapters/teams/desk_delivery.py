@@ -31,7 +31,7 @@ from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams import exercise_cards as XC
 from bot.adapters.teams.cards import Card, message
 from bot.adapters.teams.cases import REPORTER_CHAT
-from bot.adapters.teams.connector import ConnectorError
+from bot.adapters.teams.connector import ConnectorError, Unanswered
 from bot.adapters.teams.reports import fitted
 from bot.delivery.outbox import Job, Kind
 from bot.delivery.worker import NotYet, Retry
@@ -55,8 +55,9 @@ def _aad(identity: str | None) -> str | None:
 
 
 def _definite_no(exc: Retry) -> bool:
-    """The connector answered with an HTTP status (Teams refused: nothing was posted)."""
-    return "HTTP " in exc.reason
+    """Teams certainly did not take the post (no connection, 429, 503): the connector client
+    raises `Unanswered` for everything else (a time-out, a dropped connection, another 5xx)."""
+    return not isinstance(exc, Unanswered)
 
 
 def _text(body: str, mention: str | None = None) -> dict[str, Any]:
@@ -139,10 +140,27 @@ async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
         located = {**value, "conversation": ref.conversation_id} if value else {}
         await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, located)
 
+    def located(activity_id: str) -> dict[str, str]:
+        return {
+            "conversation": ref.conversation_id,
+            "activity": activity_id,
+            "service_url": ref.service_url,
+        }
+
+    async def late(activity_id: str) -> None:
+        # Teams answered after the time-out: store the id the way a prompt answer is stored,
+        # so the row's next attempt finds it and posts nothing (unless a card is stored already)
+        now = await asyncio.to_thread(d.s.cases.card, case_id)
+        if (now.card.get(PLATFORM) or {}).get("activity"):
+            log.warning("outbox %s: late answer for a case card already stored", job.id)
+            return
+        await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, located(activity_id))
+        log.info("outbox %s: late answer from Teams; case card id stored", job.id)
+
     async def send(interrupted: bool) -> str:
         card = CC.case_card(case, repeat=interrupted)
         return await d.client.send(
-            ref.service_url, ref.conversation_id, message(card, CC.summary(case))
+            ref.service_url, ref.conversation_id, message(card, CC.summary(case)), late=late
         )
 
     stored = {"pending": where["pending"]} if where.get("pending") else {}
@@ -154,11 +172,7 @@ async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
             "the compliance channel?"
         ) from None
     assert activity_id is not None  # repeat=True: always sent
-    location = {
-        "conversation": ref.conversation_id,
-        "activity": activity_id,
-        "service_url": ref.service_url,
-    }
+    location = located(activity_id)
     await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, location)
     return location
 
@@ -249,11 +263,23 @@ async def exercise_post(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     async def save(value: dict[str, str]) -> None:
         await asyncio.to_thread(d.s.exercises.mark, post_id, post.status, value)
 
+    async def late(activity_id: str) -> None:
+        # the answer came after the time-out: stored as a prompt one would be, so the next
+        # attempt finds it (an `unknown` recorded meanwhile becomes known)
+        now = await asyncio.to_thread(d.s.exercises.post, post_id)
+        if now.message.get("activity") or now.status == "revealed":
+            log.warning("outbox %s: late answer for an exercise post already settled", job.id)
+            return
+        found = {**where, "activity": activity_id}
+        await asyncio.to_thread(d.s.exercises.mark, post_id, "posted", found)
+        log.info("outbox %s: late answer from Teams; exercise post id stored", job.id)
+
     async def send(_interrupted: bool) -> str:
         return await d.client.send(
             ref.service_url,
             ref.conversation_id,
             message(XC.post_card(post), XC.summary(post.exercise)),
+            late=late,
         )
 
     try:
