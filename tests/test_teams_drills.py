@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -160,4 +161,78 @@ async def test_an_exercise_post_teams_took_but_answered_late_is_posted_once(
         assert posted_id(bot) == id_of(connector, post)
         assert "unknown" not in message_of(bot)
     finally:
+        await bot.stop()
+
+
+# -- SIGKILL: the real `ethicsbot serve` process, killed between a consultation's steps -------
+
+
+class RemoteTeams(TeamsBot):
+    """Drives a `serve` subprocess as Teams would (anonymous mode, same fake connector)."""
+
+    def __init__(self, url: str, fake: FakeConnector, db_url: str) -> None:
+        import aiohttp
+
+        from bot.bootstrap import bootstrap
+        from bot.config import Settings
+        from tests.conftest import FIXTURE_CONTENT
+        from tests.fakes.teams_connector import teams_env
+
+        env = teams_env(db_url, FIXTURE_CONTENT, ETHICSBOT_AUTO_MIGRATE="0")
+        super().__init__(bootstrap(Settings.from_env(env)), fake)  # to read the database
+        self.url = url
+        self.http = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        await self.http.close()
+        self.services.db.dispose()
+
+
+async def test_a_teams_consultation_and_its_escalation_survive_sigkill(
+    tmp_path: Path, connector: FakeConnector
+) -> None:
+    from tests.conftest import FIXTURE_CONTENT
+    from tests.fakes.teams_connector import teams_env
+    from tests.serving import Serve
+    from tests.test_teams_cases import DESK, _option
+
+    db_url = f"sqlite:///{tmp_path / 'kill.db'}"
+    env = teams_env(db_url, FIXTURE_CONTENT, **{**DESK, **FAST})
+    server = Serve(env, tmp_path / "serve.log")
+    aad = "aad-walker-1"
+    bot = RemoteTeams(await server.start(), connector, db_url)
+    try:
+        await add_to_compliance_channel(bot)
+        card = await say(bot, "mini", aad)
+        card = (await bot.press(_option(card, 1), aad=aad)).card  # step 1 is durable now
+        server.kill()
+        await server.start()  # the same database, a new process
+        answer = by_verb(card, "answer")[0]
+        card = (await bot.press(answer, {"answer": "the caller asked"}, aad=aad)).card
+        assert by_verb(card, "proceed")  # the step before the kill was not lost
+        # the same answer again (Teams redelivers, or a second click): applied once
+        stale = (await bot.press(answer, {"answer": "the caller asked"}, aad=aad)).card
+        assert "already answered" in texts(stale) and by_verb(stale, "proceed")
+        server.kill()
+        await server.start()
+        card = (await bot.press(by_verb(card, "proceed")[0], aad=aad)).card
+        card = (await bot.press(_option(card, 1), aad=aad)).card
+        assert "must be reported" in texts(card)  # the outcome, reached across two kills
+        form = (await bot.press(by_verb(card, CC.V_REPORT)[0], aad=aad)).card
+        connector.fault(Fault(status=503), Fault(status=503), Fault(status=503))
+        receipt = (
+            await bot.press(
+                by_verb(form, CC.V_REPORT_SUBMIT)[0], {"mode": "named", "topic": "honesty"}, aad=aad
+            )
+        ).card
+        assert "is recorded" in texts(receipt)
+        server.kill()  # accepted (receipt shown), not yet delivered
+        assert desk_cards(connector) == []
+        await server.start()
+        await eventually(lambda: len(desk_cards(connector)) == 1, timeout=30)
+        await eventually(lambda: drained(bot, "case_card"), timeout=30)
+        assert len(desk_cards(connector)) == 1
+        assert rows(bot, "SELECT count(*) FROM cases")[0][0] == 1
+    finally:
+        await server.aclose()
         await bot.stop()

@@ -7,14 +7,23 @@ to us. What we do instead:
   after the connector accepts the post, and a row whose card is stored is never posted again
   (a crash after the store, a redelivered row, a second instance: all see it);
 - before each post a `pending` marker with the outbox id is stored. The connector client
-  retries 429 (Retry-After) and 5xx itself; when it gives up with an HTTP status, Teams said
-  no and nothing was posted, so the marker is cleared. Only when an attempt ended without an
-  answer (time-out, dropped connection, a crash mid-call) does the marker survive. The next
-  attempt then posts a case card that says an earlier attempt was interrupted — the one
-  window that remains, made visible to the officers instead of silent — while an exercise
-  post or reveal is not posted again at all (`send_once(repeat=False)`): the post is
-  recorded as `unknown`, its answers still count if it arrived, and its reveal goes to the
-  channel as a new message. This is the Teams counterpart of Slack's metadata marker.
+  retries inline only what Teams certainly did not take (no connection, 429, 503); when it
+  gives up on those it raises a plain `Retry`, Teams said no, and the marker is cleared
+  (`_definite_no`). Anything else that ends a POST without an id (a time-out, a connection
+  dropped after the request went out, a 500/502/504) raises `Unanswered` and the marker
+  survives.
+- a timed-out POST is not abandoned: the client keeps listening for the connector's late
+  answer (ETHICSBOT_TEAMS_LATE_WINDOW, default 90 s) and hands a late id to the caller's
+  `late` callback, which stores it exactly as a prompt answer is stored (`set_card` /
+  `mark`) and logs it (outbox id only). `Unanswered` holds the row back past that window, so
+  the next attempt, on any instance, normally finds the stored id and posts nothing.
+- only if no id was ever heard (the process died mid-call, the answer never came, or a
+  dropped connection / 5xx) does the next attempt see the surviving marker: it then posts a
+  case card that says an earlier attempt was interrupted — the one window that remains, made
+  visible to the officers instead of silent — while an exercise post or reveal is not posted
+  again at all (`send_once(repeat=False)`): the post is recorded as `unknown`, its answers
+  still count if it arrived, and its reveal goes to the channel as a new message. This is
+  the Teams counterpart of Slack's metadata marker.
 - the stored id and the worker's done() are two transactions; a crash between them is
   harmless, because the next claimant finds the stored id and returns it.
 Card updates are PUTs of the stored activity, so every viewer sees the new state.
