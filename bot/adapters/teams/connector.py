@@ -184,6 +184,9 @@ class ConnectorClient:
                 status, header, activity_id = await asyncio.wait_for(
                     asyncio.shield(request), self.timeout
                 )
+            except asyncio.CancelledError:  # our caller is going away: so does the request
+                request.cancel()
+                raise
             except TimeoutError:
                 if not idempotent:
                     # not cancelled: Teams may have the activity and answer late
