@@ -165,7 +165,7 @@ def _boom(*args: object, **kwargs: object) -> None:
 
 
 async def test_connector_429_is_retried_after_retry_after(bot: TeamsBot) -> None:
-    bot.fake.fault(Fault(status=429, retry_after="0"), Fault(status=500))
+    bot.fake.fault(Fault(status=429, retry_after="0"), Fault(status=503))
     card = await bot.say("help")
     assert "lang zh" in texts(card)
     assert bot.fake.attempts == 3

@@ -184,7 +184,7 @@ async def test_a_teams_user_escalates_and_the_channel_gets_one_card_through_a_50
     shown = texts(form)
     assert "Named" in shown and "Confidential" in shown and "Anonymous" in shown
     assert "Microsoft 365 keeps its own record" in shown and "/ethics" not in shown
-    bot.fake.fault(Fault(status=500), Fault(status=429, retry_after="0"))
+    bot.fake.fault(Fault(status=503), Fault(status=429, retry_after="0"))
     submit = by_verb(form, CC.V_REPORT_SUBMIT)[0]
     inputs = {"mode": "named", "narrative": "it happened at the counter on Monday"}
     receipt = (await bot.press(submit, inputs, aad="aad-reporter-1")).card
@@ -200,7 +200,7 @@ async def test_a_teams_user_escalates_and_the_channel_gets_one_card_through_a_50
     assert "ETH-" in shown and "Confidentiality" in shown and "new" in shown
     assert "counter on Monday" not in json.dumps(card.body)  # never the narrative
     assert "aad-reporter-1" not in json.dumps(card.body)  # nor the reporter
-    assert bot.fake.attempts >= 3  # 500, 429, then accepted
+    assert bot.fake.attempts >= 3  # 503, 429, then accepted
     located = rows(bot, "SELECT card FROM cases")[0][0]
     assert (
         json.loads(located)["teams"]["activity"] == "act-1"

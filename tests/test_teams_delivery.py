@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.teams import cards as C
-from bot.adapters.teams.connector import ConnectorClient, ConnectorError
+from bot.adapters.teams.connector import ConnectorClient, ConnectorError, Unanswered
 from bot.adapters.teams.delivery import TeamsDeliverer
 from bot.adapters.teams.references import ConversationRef, ConversationStore
 from bot.bootstrap import bootstrap
@@ -64,18 +64,49 @@ async def test_a_long_retry_after_goes_back_to_the_outbox_with_that_wait(
     assert fake.attempts == 1 and fake.posted == []  # not slept through inline
 
 
-async def test_5xx_and_timeouts_are_bounded_then_retry(
+async def test_503_is_bounded_then_retry_and_honours_its_retry_after(
     fake: FakeConnector, http: aiohttp.ClientSession
 ) -> None:
-    fake.fault(Fault(status=500), Fault(status=502), Fault(status=500))
+    fake.fault(Fault(status=503), Fault(status=503), Fault(status=503))
     with pytest.raises(Retry) as caught:
         await client(http).send(fake.service_url, "conv-1", C.message(CARD))
-    assert caught.value.after is None and "500" in caught.value.reason
+    assert not isinstance(caught.value, Unanswered)  # a definite no: nothing was posted
+    assert caught.value.after is None and "503" in caught.value.reason
     assert fake.attempts == 3 and fake.posted == []
-    fake.fault(Fault(delay=1.0), Fault(delay=1.0))
+    fake.fault(Fault(status=503, retry_after="120"))
     with pytest.raises(Retry) as caught:
-        await client(http, attempts=2, timeout=0.2).send(fake.service_url, "c", C.message(CARD))
-    assert "Timeout" in caught.value.reason
+        await client(http).send(fake.service_url, "conv-1", C.message(CARD))
+    assert caught.value.after == timedelta(seconds=120)  # the outbox waits what Teams asked
+    assert fake.attempts == 4
+
+
+async def test_a_post_that_may_have_arrived_is_not_retried_inline(
+    fake: FakeConnector, http: aiohttp.ClientSession
+) -> None:
+    # a 500 can follow a created activity: one attempt, and the caller's marker must stay
+    fake.fault(Fault(status=500))
+    with pytest.raises(Unanswered):
+        await client(http).send(fake.service_url, "conv-1", C.message(CARD))
+    assert fake.attempts == 1
+    # Teams took the post but answered late: posted once, the late id reaches the caller
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    fake.fault(Fault(accept=True, delay=1.0))
+    with pytest.raises(Unanswered) as caught:
+        await client(http, timeout=0.2, late_window=5).send(
+            fake.service_url, "conv-1", C.message(CARD), late=heard.put
+        )
+    assert caught.value.after is not None and caught.value.after >= timedelta(seconds=5)
+    assert await asyncio.wait_for(heard.get(), 10) == "act-1"
+    assert len(fake.posted) == 1 and fake.attempts == 2
+
+
+async def test_an_update_is_retried_on_anything(
+    fake: FakeConnector, http: aiohttp.ClientSession
+) -> None:
+    fake.fault(Fault(status=500), Fault(delay=1.0))
+    c = client(http, timeout=0.2)
+    assert await c.update(fake.service_url, "conv-1", "act-9", C.message(CARD)) == "act-9"
+    assert fake.attempts == 3 and [p.method for p in fake.posted] == ["PUT"]
 
 
 async def test_a_refusal_is_not_retried(fake: FakeConnector, http: aiohttp.ClientSession) -> None:

@@ -201,7 +201,7 @@ async def test_after_a_crash_mid_delivery_and_a_restart_nobody_is_asked_twice(
     assert dead.reflection.tick() == 1  # aad-user-7's
     (job,) = outbox.claim(dead.db, "teams", clock(), lease=timedelta(seconds=1))  # ...and died
     clock.now = T0 + timedelta(days=14, hours=1, seconds=2)
-    fake.fault(Fault(500), Fault(500), Fault(500))
+    fake.fault(Fault(503), Fault(503), Fault(503))
     bot = await TeamsBot(bootstrap(Settings.from_env(env), clock=clock), fake).start()
     try:
         assert bot.services.reflection.tick() == 1  # aad-user-8's

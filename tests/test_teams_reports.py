@@ -108,7 +108,7 @@ async def test_the_monthly_report_reaches_the_teams_desk_once_as_one_card(db_url
             )
         await eventually(lambda: len([p for p in fake.posted if p.conversation == COMPLY]) >= 6)
         # Teams answers 500 three times: the connector client gives up, the outbox backs off
-        fake.fault(Fault(500), Fault(500), Fault(500))
+        fake.fault(Fault(503), Fault(503), Fault(503))
         clock.now = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, 1 December
         queued = [bot.services.reports.tick() for bot in (a, b, a, b)]
         assert queued.count(True) == 1  # exactly one instance queued it

@@ -51,6 +51,8 @@ class Fault:
     status: int = 0  # 0: answer normally after `delay`
     retry_after: str | None = None
     delay: float = 0.0
+    # the activity IS recorded (in the conversation) at once; only the answer waits `delay`
+    accept: bool = False
 
 
 def _b64(n: int) -> str:
@@ -196,6 +198,11 @@ class FakeConnector:
 
     async def _post(self, request: web.Request) -> web.Response:
         self.attempts += 1
+        if self.faults and self.faults[0].accept:
+            fault = self.faults.pop(0)
+            answer = await self._accept(request)
+            await asyncio.sleep(fault.delay)
+            return answer
         if self.faults:
             fault = self.faults.pop(0)
             if fault.delay:
@@ -205,6 +212,9 @@ class FakeConnector:
                 return web.json_response(
                     {"error": {"code": "fault"}}, status=fault.status, headers=headers
                 )
+        return await self._accept(request)
+
+    async def _accept(self, request: web.Request) -> web.Response:
         body = await request.json()
         conv = request.match_info["conv"]
         aid = request.match_info.get("aid", "")

@@ -7,14 +7,23 @@ to us. What we do instead:
   after the connector accepts the post, and a row whose card is stored is never posted again
   (a crash after the store, a redelivered row, a second instance: all see it);
 - before each post a `pending` marker with the outbox id is stored. The connector client
-  retries 429 (Retry-After) and 5xx itself; when it gives up with an HTTP status, Teams said
-  no and nothing was posted, so the marker is cleared. Only when an attempt ended without an
-  answer (time-out, dropped connection, a crash mid-call) does the marker survive. The next
-  attempt then posts a case card that says an earlier attempt was interrupted — the one
-  window that remains, made visible to the officers instead of silent — while an exercise
-  post or reveal is not posted again at all (`send_once(repeat=False)`): the post is
-  recorded as `unknown`, its answers still count if it arrived, and its reveal goes to the
-  channel as a new message. This is the Teams counterpart of Slack's metadata marker.
+  retries inline only what Teams certainly did not take (no connection, 429, 503); when it
+  gives up on those it raises a plain `Retry`, Teams said no, and the marker is cleared
+  (`_definite_no`). Anything else that ends a POST without an id (a time-out, a connection
+  dropped after the request went out, a 500/502/504) raises `Unanswered` and the marker
+  survives.
+- a timed-out POST is not abandoned: the client keeps listening for the connector's late
+  answer (ETHICSBOT_TEAMS_LATE_WINDOW, default 90 s) and hands a late id to the caller's
+  `late` callback, which stores it exactly as a prompt answer is stored (`set_card` /
+  `mark`) and logs it (outbox id only). `Unanswered` holds the row back past that window, so
+  the next attempt, on any instance, normally finds the stored id and posts nothing.
+- only if no id was ever heard (the process died mid-call, the answer never came, or a
+  dropped connection / 5xx) does the next attempt see the surviving marker: it then posts a
+  case card that says an earlier attempt was interrupted — the one window that remains, made
+  visible to the officers instead of silent — while an exercise post or reveal is not posted
+  again at all (`send_once(repeat=False)`): the post is recorded as `unknown`, its answers
+  still count if it arrived, and its reveal goes to the channel as a new message. This is
+  the Teams counterpart of Slack's metadata marker.
 - the stored id and the worker's done() are two transactions; a crash between them is
   harmless, because the next claimant finds the stored id and returns it.
 Card updates are PUTs of the stored activity, so every viewer sees the new state.
@@ -30,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams import exercise_cards as XC
 from bot.adapters.teams.cards import Card, message
-from bot.adapters.teams.connector import ConnectorError
+from bot.adapters.teams.connector import ConnectorError, Unanswered
 from bot.adapters.teams.reports import fitted
 from bot.delivery.outbox import Job, Kind
 from bot.delivery.worker import NotYet, Retry
@@ -54,8 +63,9 @@ def _aad(identity: str | None) -> str | None:
 
 
 def _definite_no(exc: Retry) -> bool:
-    """The connector answered with an HTTP status (Teams refused: nothing was posted)."""
-    return "HTTP " in exc.reason
+    """Teams certainly did not take the post (no connection, 429, 503): the connector client
+    raises `Unanswered` for everything else (a time-out, a dropped connection, another 5xx)."""
+    return not isinstance(exc, Unanswered)
 
 
 def _text(body: str, mention: str | None = None) -> dict[str, Any]:
@@ -138,10 +148,27 @@ async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
         located = {**value, "conversation": ref.conversation_id} if value else {}
         await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, located)
 
+    def located(activity_id: str) -> dict[str, str]:
+        return {
+            "conversation": ref.conversation_id,
+            "activity": activity_id,
+            "service_url": ref.service_url,
+        }
+
+    async def late(activity_id: str) -> None:
+        # Teams answered after the time-out: store the id the way a prompt answer is stored,
+        # so the row's next attempt finds it and posts nothing (unless a card is stored already)
+        now = await asyncio.to_thread(d.s.cases.card, case_id)
+        if (now.card.get(PLATFORM) or {}).get("activity"):
+            log.warning("outbox %s: late answer for a case card already stored", job.id)
+            return
+        await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, located(activity_id))
+        log.info("outbox %s: late answer from Teams; case card id stored", job.id)
+
     async def send(interrupted: bool) -> str:
         card = CC.case_card(case, repeat=interrupted)
         return await d.client.send(
-            ref.service_url, ref.conversation_id, message(card, CC.summary(case))
+            ref.service_url, ref.conversation_id, message(card, CC.summary(case)), late=late
         )
 
     stored = {"pending": where["pending"]} if where.get("pending") else {}
@@ -153,11 +180,7 @@ async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
             "the compliance channel?"
         ) from None
     assert activity_id is not None  # repeat=True: always sent
-    location = {
-        "conversation": ref.conversation_id,
-        "activity": activity_id,
-        "service_url": ref.service_url,
-    }
+    location = located(activity_id)
     await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, location)
     return location
 
@@ -255,11 +278,23 @@ async def exercise_post(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     async def save(value: dict[str, str]) -> None:
         await asyncio.to_thread(d.s.exercises.mark, post_id, post.status, value)
 
+    async def late(activity_id: str) -> None:
+        # the answer came after the time-out: stored as a prompt one would be, so the next
+        # attempt finds it (an `unknown` recorded meanwhile becomes known)
+        now = await asyncio.to_thread(d.s.exercises.post, post_id)
+        if now.message.get("activity") or now.status == "revealed":
+            log.warning("outbox %s: late answer for an exercise post already settled", job.id)
+            return
+        found = {**where, "activity": activity_id}
+        await asyncio.to_thread(d.s.exercises.mark, post_id, "posted", found)
+        log.info("outbox %s: late answer from Teams; exercise post id stored", job.id)
+
     async def send(_interrupted: bool) -> str:
         return await d.client.send(
             ref.service_url,
             ref.conversation_id,
             message(XC.post_card(post), XC.summary(post.exercise)),
+            late=late,
         )
 
     try:

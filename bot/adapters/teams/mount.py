@@ -151,7 +151,7 @@ def mount(app: web.Application, services: Services) -> None:
             async def tokens() -> str:
                 return await provider.get_access_token(CONNECTOR_RESOURCE, CONNECTOR_SCOPES)
 
-        app[CLIENT] = client = ConnectorClient(app[HTTP], tokens)
+        app[CLIENT] = client = ConnectorClient.from_environ(app[HTTP], tokens, settings.environ)
         conversations = ConversationStore(services.db, services.clock)
         adapter = CloudAdapter(connection_manager=connections)
         adapter.on_turn_error = _turn_error(client)
