@@ -565,6 +565,16 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     },
     # -- end of teamsrep ----------------------------------------------------------------------
     # -- end of reflection --------------------------------------------------------------------
+    "teams_train_sent_personal": {
+        "en": "The exercise results are sent to your personal chat with EthicsBot.",
+        "zh": "练习结果已发送到你与道德助手的个人聊天中。",
+    },
+    "teams_train_no_personal": {
+        "en": "Open a personal chat with EthicsBot and type `exercise results` there: the "
+        "results go to your personal chat only, never to a channel.",
+        "zh": "请打开与道德助手的个人聊天并在其中输入 `exercise results`：结果只发送到个人聊天，"
+        "不会发到频道。",
+    },
 }
 
 

@@ -311,3 +311,87 @@ def test_a_chart_too_big_for_a_teams_card_is_drawn_smaller_then_left_out() -> No
     assert size is None and images(card) == []
     check_card(card, "no chart")
     assert "--format png" in json.dumps(card) and facts(card) == {("cases", "received"): "6"}
+
+
+async def results_world(bot: TeamsBot, clock: FakeClock) -> None:
+    """One exercise posted and answered by five colleagues: something to chart."""
+    from tests.test_exercises import SHANGHAI_MON_0900
+
+    await command(bot, "exercise weekly mon 09:00 fri 16:00 Asia/Shanghai")
+    clock.now = SHANGHAI_MON_0900 + timedelta(seconds=30)
+    bot.services.exercises.tick()
+    bot.services.signals.notify()
+    await eventually(lambda: len(channel_posts(bot)) == 1)
+    posted = channel_posts(bot)[0]
+    for i, option in enumerate("bbbac"):
+        await answer(bot, posted.card, option, f"aad-staff-{i}", f"2026-12-07T01:0{i}:00Z")
+
+
+async def in_the_channel(bot: TeamsBot, words: str, aad: str) -> str:
+    """`@EthicsBot <words>` in the channel; the text of the bot's answer in that thread."""
+    from tests.fakes.teams_connector import texts
+    from tests.test_teams_exercises import CHANNEL, in_channel
+
+    def thread() -> list[Posted]:
+        return [p for p in bot.fake.posted if p.conversation.startswith(CHANNEL + ";messageid=")]
+
+    before = len(thread())
+    assert (await bot.post(in_channel(bot, words, aad))).status in (200, 202)
+    await eventually(lambda: len(thread()) > before)
+    return texts(thread()[before].card)
+
+
+def personal_cards(bot: TeamsBot, aad: str) -> list[dict[str, Any]]:
+    return [p.card for p in bot.fake.posted if p.conversation == f"a:personal-{aad}" and p.card]
+
+
+async def test_a_trainer_gets_exercise_results_in_the_personal_chat_never_the_channel(
+    world: tuple[TeamsBot, FakeClock],
+) -> None:
+    from tests.test_teams_exercises import TRAINER
+
+    bot, clock = world
+    await results_world(bot, clock)
+    # no personal chat known yet: the channel hears how to get them, and sees no results
+    said = await in_the_channel(bot, "exercise results", TRAINER)
+    assert "personal chat" in said and personal_cards(bot, TRAINER) == []
+    card = await bot.say("exercise results", aad=TRAINER)
+    check_card(card, "exercise results")
+    (img,) = images(card)
+    assert decoded(img, "teams-exercise-results-en.png").startswith(PNG)
+    assert "answer" in img["altText"]
+    assert "Exercise results, last 12 weeks" in card["body"][0]["text"]
+    numbers = bot.services.reports.exercise_results(f"teams:{TRAINER}").csv  # type: ignore[union-attr]
+    rows = list(csv.reader(io.StringIO(numbers.decode())))
+    shown = [[f["value"] for f in b["facts"]] for b in card["body"] if b["type"] == "FactSet"]
+    assert rows[1:] and shown == [r[2:] for r in rows[1:]]  # the CSV's numbers, cell for cell
+    assert shown[0][0] == "5"  # the five answers
+    # the personal chat is known now: from the channel, the card goes there, once
+    before = len(personal_cards(bot, TRAINER))
+    said = await in_the_channel(bot, "exercise results", TRAINER)
+    assert "sent to your personal chat" in said
+    await eventually(lambda: len(personal_cards(bot, TRAINER)) == before + 1)
+    check_card(personal_cards(bot, TRAINER)[-1], "exercise results from the channel")
+    elsewhere = [p for p in bot.fake.posted if p.conversation != f"a:personal-{TRAINER}"]
+    assert elsewhere and all(images(p.card) == [] for p in elsewhere if p.card)  # never a channel
+
+
+async def test_exercise_results_are_refused_to_a_non_trainer_in_en_and_zh(
+    world: tuple[TeamsBot, FakeClock],
+) -> None:
+    bot, clock = world
+    await results_world(bot, clock)
+    said = await in_the_channel(bot, "exercise results", "aad-staff-1")
+    assert "Only trainers" in said
+    card = await bot.say("exercise results", aad="aad-colleague-zh", locale="zh-CN")
+    assert "只有培训师" in json.dumps(card, ensure_ascii=False) and images(card) == []
+    assert personal_cards(bot, "aad-staff-1") == []
+    from sqlalchemy import select
+
+    from bot.storage.tables import AuditRow
+
+    with bot.services.db.read() as s:
+        refused = s.scalars(
+            select(AuditRow).where(AuditRow.action == "exercise.results")
+        ).all()
+    assert [r.result for r in refused] == ["refused", "refused"]

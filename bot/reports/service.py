@@ -124,7 +124,9 @@ class ReportService:
             month, chart.png, chart.alt, export.monthly(self.db, m, now, "csv", lang), title
         )
 
-    def exercise_results(self, trainer: str, lang: str = "en") -> ReportFiles | None:
+    def exercise_results(
+        self, trainer: str, lang: str = "en", size: Size | None = None
+    ) -> ReportFiles | None:
         """A trainer's view of the last 12 weeks of exercises: participation and the share
         choosing the recommended answer, as a chart with alt text plus the same numbers as
         CSV; None when nothing was posted in that time. Trainers only (refusals audited):
@@ -137,7 +139,7 @@ class ReportService:
         rows = stats.exercises(self.exercises, now)
         if not rows:
             return None
-        chart = charts.exercises_chart(rows, lang)
+        chart = charts.exercises_chart(rows, lang, size or charts.FULL)
         title = "近 12 周练习结果" if lang == "zh" else "Exercise results, last 12 weeks"
         days = sorted(r["posted_for"][:10] for r in rows)
         period = f"{days[0]}..{days[-1]}"

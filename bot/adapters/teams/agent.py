@@ -24,7 +24,7 @@ from microsoft_agents.activity import (
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 
 from bot.adapters.teams import cards as C
-from bot.adapters.teams.connector import ConnectorClient
+from bot.adapters.teams.connector import ConnectorClient, ConnectorError
 from bot.adapters.teams.consult import TeamsConsultations, locale_lang
 from bot.adapters.teams.references import ConversationRef, ConversationStore
 from bot.adapters.teams.text import msg
@@ -89,6 +89,12 @@ class EthicsAgent(ActivityHandler):
         activity = as_dict(turn_context.activity)
         kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
         lang = await self.h.lang(activity)
+        words = _strip_mentions(activity).split()
+        if self.desk is not None and self.desk.exercises is not None and (
+            [w.lower() for w in words] == ["exercise", "results"]
+        ):  # teamstrain: a trainer's results, to the personal chat only
+            await self.exercise_results(activity, kind, lang)
+            return
         if self.desk is not None:  # teamsdesk: `report`, `status`, `exercise …` are the desk's
             desk_card = await self.desk.on_message(activity, _strip_mentions(activity).split())
             if desk_card is not None:
@@ -173,6 +179,39 @@ class EthicsAgent(ActivityHandler):
             await self.client.send(str(activity.get("serviceUrl")), conversation, C.message(card))
         except Retry as exc:  # the person can simply type again; nothing was applied twice
             log.warning("teams: reply not delivered (%s)", exc.reason)
+
+    async def exercise_results(self, activity: dict[str, Any], kind: str, lang: str) -> None:
+        """The results card into the trainer's personal chat, never into a channel: typed in
+        a channel, the channel hears only where the results went (or how to get them)."""
+        from bot.adapters.teams.consult import owner_of
+        from bot.adapters.teams.reflection import personal_chats
+
+        assert self.desk is not None and self.desk.exercises is not None
+        card, ok = await self.desk.exercises.results(activity)
+        services = self.desk.s
+        if kind == "personal" or not ok:
+            if kind == "personal" and ok:
+                # a trainer's own chat (the role was just checked): where results go later
+                chat = str((activity.get("conversation") or {}).get("id") or "")[:300]
+                await asyncio.to_thread(
+                    personal_chats(services).remember, owner_of(activity), chat
+                )
+            await self.send(activity, card)  # a refusal is said where the command was typed
+            return
+        known = await asyncio.to_thread(personal_chats(services).get, owner_of(activity))
+        ref = None
+        if known is not None:
+            ref = await asyncio.to_thread(self.conversations.get, known)
+        if ref is None:
+            await self.send(activity, C.note_card(msg("teams_train_no_personal", lang), lang))
+            return
+        try:
+            await self.client.send(ref.service_url, ref.conversation_id, C.message(card))
+        except (Retry, ConnectorError) as exc:  # e.g. the app was removed from the chat
+            log.warning("teams: exercise results not delivered (%s)", type(exc).__name__)
+            await self.send(activity, C.note_card(msg("teams_train_no_personal", lang), lang))
+            return
+        await self.send(activity, C.note_card(msg("teams_train_sent_personal", lang), lang))
 
     async def _lang_or_en(self, activity: dict[str, Any]) -> str:
         try:

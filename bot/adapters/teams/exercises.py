@@ -101,6 +101,23 @@ class TeamsExercises:
             reply = msg(exc.key, lang, detail=str(exc))
         return note_card(reply or msg("exercise_help", lang), lang)
 
+    async def results(self, activity: dict[str, Any]) -> tuple[Card, bool]:
+        """`exercise results`: the trainer's 12-week card and True, or a refusal (audited by
+        `require_trainer`, as in Slack) and False. The caller decides where it goes: the
+        results only ever go to the trainer's personal chat."""
+        from bot.adapters.teams.reports import exercise_results_card
+
+        lang = await self.lang(activity)
+        trainer = owner_of(activity)
+        try:
+            await self.call(self.x.require_trainer, trainer, "results", "exercises")
+            card = await self.call(exercise_results_card, self.s.reports, trainer, lang)
+        except Refused as exc:
+            return note_card(msg(exc.key, lang, detail=str(exc)), lang), False
+        if card is None:
+            return note_card(msg("exercise_results_none", lang), lang), True
+        return card, True
+
     def personal_hint(self, lang: str) -> Card:
         """`exercise …` typed in the personal chat: say where and how to schedule instead."""
         return note_card(msg("teams_exercise_where", lang), lang)

@@ -75,51 +75,123 @@ def fitted(build: Callable[[Size | None], Card]) -> tuple[Card, Size | None]:
     return build(None), None
 
 
-def _facts(csv_bytes: bytes) -> list[dict[str, Any]]:
-    """The CSV's rows as one FactSet per section: the same cells, in the same order."""
+def facts(csv_bytes: bytes) -> list[dict[str, Any]]:
+    """A long CSV's rows (period, section, item, value: the monthly report) as one FactSet
+    per section: the same cells, in the same order."""
     rows = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8"))))
     sections: dict[str, list[dict[str, str]]] = {}
     for _month, section, item, value in rows[1:]:
         sections.setdefault(section, []).append({"title": item, "value": value})
+    return _sections(sections)
+
+
+def row_facts(csv_bytes: bytes) -> list[dict[str, Any]]:
+    """A wide CSV (the exercise results: exercise, posted_for, then one column per figure)
+    as one FactSet per row, headed by its first two cells, titled by the CSV's header."""
+    header, *rows = list(csv.reader(io.StringIO(csv_bytes.decode("utf-8"))))
+    sections = {
+        f"{row[0]} ({row[1][:10]})": [
+            {"title": title, "value": value}
+            for title, value in zip(header[2:], row[2:], strict=False)
+        ]
+        for row in rows
+    }
+    return _sections(sections)
+
+
+def _sections(sections: dict[str, list[dict[str, str]]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for section, facts in sections.items():
+    for section, found in sections.items():
         out.append(text(f"**{section}**", spacing="Small"))
-        out.append({"type": "FactSet", "facts": facts, "spacing": "None"})
+        out.append({"type": "FactSet", "facts": found, "spacing": "None"})
     return out
+
+
+def report_card(
+    heading: str,
+    files: ReportFiles | None,
+    csv_bytes: bytes,
+    lang: str,
+    *,
+    repeat: bool = False,
+    missing: str = "report_no_chart",
+    numbers: Callable[[bytes], list[dict[str, Any]]] = facts,
+) -> Card:
+    """One builder for every picture-and-numbers card (the monthly report, a trainer's
+    exercise results): the heading, the chart (when given, else the `missing` note), the
+    numbers of the CSV as FactSets (laid out by `numbers`)."""
+    body: list[dict[str, Any]] = []
+    if repeat:
+        body.append(text(f"ℹ️ {msg('report_repeat', lang)}", isSubtle=True))
+    body.append(text(heading))
+    if files is not None:
+        body.append(image(files.png, files.alt))
+    else:
+        body.append(text(msg(missing, lang), isSubtle=True))
+    body.extend(numbers(csv_bytes))
+    return finish(body)
+
+
+def fitted_report(
+    draw: Callable[[Size], ReportFiles | None], card: Callable[[ReportFiles | None, bytes], Card]
+) -> Card | None:
+    """Draw at the first Teams size, and smaller while the card is over 28 KB; the numbers
+    come from the first drawing (they do not depend on the picture's size). None when
+    `draw` has nothing to show."""
+    first = sizes()[0]
+    files = draw(first)
+    if files is None:
+        return None
+    drawn: dict[Size, ReportFiles | None] = {first: files}
+    numbers = files.csv
+
+    def build(size: Size | None) -> Card:
+        if size is not None and size not in drawn:
+            drawn[size] = draw(size)
+        return card(drawn[size] if size is not None else None, numbers)
+
+    made, _ = fitted(build)
+    return made
 
 
 def monthly_card(
     files: ReportFiles | None, csv_bytes: bytes, month: str, lang: str, *, repeat: bool = False
 ) -> Card:
-    """The report card: the heading, the chart (when given), the numbers of the CSV."""
-    body: list[dict[str, Any]] = []
-    if repeat:
-        body.append(text(f"ℹ️ {msg('report_repeat', lang)}", isSubtle=True))
-    body.append(text(msg("monthly_report", lang, month=month)))
-    if files is not None:
-        body.append(image(files.png, files.alt))
-    else:
-        body.append(text(msg("report_no_chart", lang), isSubtle=True))
-    body.extend(_facts(csv_bytes))
-    return finish(body)
+    """The monthly report card."""
+    return report_card(msg("monthly_report", lang, month=month), files, csv_bytes, lang,
+                       repeat=repeat)  # fmt: skip
 
 
 def monthly_report_card(
     reports: ReportService, month: str, lang: str = "en", repeat: bool = False
 ) -> Card:
     """Blocking (draws with matplotlib): run it in a thread."""
-    first = sizes()[0]
-    drawn = {first: reports.monthly_files(month, lang, first)}
-    numbers = drawn[first].csv  # the numbers do not depend on the picture's size
-
-    def build(size: Size | None) -> Card:
-        if size is not None and size not in drawn:
-            drawn[size] = reports.monthly_files(month, lang, size)
-        files = drawn[size] if size is not None else None
-        return monthly_card(files, numbers, month, lang, repeat=repeat)
-
-    card, _ = fitted(build)
+    card = fitted_report(
+        lambda size: reports.monthly_files(month, lang, size),
+        lambda files, numbers: monthly_card(files, numbers, month, lang, repeat=repeat),
+    )
+    assert card is not None  # a month always has its numbers, zero or not
     return card
+
+
+def exercise_results_card(reports: ReportService, trainer: str, lang: str = "en") -> Card | None:
+    """A trainer's 12-week exercise results as one card (chart inline plus the numbers);
+    None when nothing was posted in 12 weeks. Blocking: run it in a thread. Refuses
+    (audited, `Refused`) a non-trainer, as Slack's command does."""
+
+    first = reports.exercise_results(trainer, lang, sizes()[0])
+    if first is None:
+        return None
+    period: ReportFiles = first  # the title and period do not depend on the size either
+
+    def card(files: ReportFiles | None, csv_bytes: bytes) -> Card:
+        heading = msg("exercise_results_caption", lang, title=period.title, period=period.month)
+        return report_card(heading, files, csv_bytes, lang, numbers=row_facts)
+
+    return fitted_report(
+        lambda size: first if size == sizes()[0] else reports.exercise_results(trainer, lang, size),
+        card,
+    )
 
 
 async def monthly_report(d: TeamsDeliverer, job: Job) -> dict[str, str]:
