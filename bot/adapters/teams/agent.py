@@ -184,7 +184,7 @@ class EthicsAgent(ActivityHandler):
         """The results card into the trainer's personal chat, never into a channel: typed in
         a channel, the channel hears only where the results went (or how to get them)."""
         from bot.adapters.teams.consult import owner_of
-        from bot.adapters.teams.reflection import personal_chats
+        from bot.adapters.teams.personal import personal_chats
 
         assert self.desk is not None and self.desk.exercises is not None
         card, ok = await self.desk.exercises.results(activity)
