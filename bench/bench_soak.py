@@ -144,6 +144,11 @@ class TracedServe(Serve):
             )
         return self.proc
 
+    async def start(self, timeout: float = 120.0) -> str:
+        """Longer than `Serve`'s 30 s: with tracemalloc on, loading the content and the
+        search index (jieba) at start-up is several times slower."""
+        return await super().start(timeout)
+
     def signal(self, sig: int) -> None:
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
