@@ -14,6 +14,15 @@ after the load stops, and each server's resident memory at minute 1 and at the e
 Targets (issue 10): p99 under 1 s, 0 errors, outbox drained within 60 s, memory growth under
 10 %. The fake Slack runs in this process, so on a small shared machine the figures include
 its CPU too.
+
+Memory: `--tracemalloc` starts each server through this script's own wrapper role (no product
+change): it runs `ethicsbot serve` with tracemalloc on, snapshots the Python heap at warm-up
+(minute 1, on SIGUSR1) and at the end of the load (SIGUSR2), and prints the 20 allocation
+sites that grew most and the object types whose counts grew. `--arena-max N` sets glibc's
+MALLOC_ARENA_MAX for the servers, to tell allocator high-water from Python objects.
+
+    python3 bench/bench_soak.py --setup sqlite --minutes 4 --tracemalloc
+    python3 bench/bench_soak.py --setup sqlite --minutes 4 --arena-max 2
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +64,104 @@ from tests.test_cases import card_action, report_submission  # noqa: E402
 from tests.test_exercises import answer_click  # noqa: E402
 
 STEP_TIMEOUT = 15.0
+TRACE_ROLE = "--traced-serve"  # argv[1] of the wrapper role (not an option people pass)
+TRACE_FRAMES = 12
+
+
+def traced_serve(argv: list[str]) -> int:
+    """The wrapper role: `ethicsbot serve` with tracemalloc on. SIGUSR1 takes the warm-up
+    snapshot, SIGUSR2 the end one and writes the comparison to $EB_TRACE_OUT (then the
+    server keeps serving until SIGTERM as usual). Python-level signal handlers run in the
+    main thread between bytecodes, i.e. on the event loop's thread, so the heap is quiet
+    enough for a consistent snapshot (the loop pauses for the seconds a snapshot takes)."""
+    import gc
+    import tracemalloc
+    from collections import Counter
+
+    from bot.cli import main as cli_main
+
+    tracemalloc.start(TRACE_FRAMES)
+    out = Path(os.environ["EB_TRACE_OUT"])
+    marks: dict[str, Any] = {}
+
+    def types() -> Counter[str]:
+        gc.collect()
+        return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+    def warm(_sig: int, _frame: object) -> None:
+        marks["types"] = types()
+        marks["snap"] = tracemalloc.take_snapshot()
+        marks["traced"] = tracemalloc.get_traced_memory()[0]
+
+    def end(_sig: int, _frame: object) -> None:
+        after_types = types()
+        snap = tracemalloc.take_snapshot()
+        traced = tracemalloc.get_traced_memory()[0]
+        ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+        before = marks["snap"].filter_traces(ignore)
+        snap = snap.filter_traces(ignore)
+        lines = [
+            f"traced Python heap: {marks['traced'] / 2**20:.1f} MiB at warm-up -> "
+            f"{traced / 2**20:.1f} MiB at the end ({(traced - marks['traced']) / 2**20:+.1f} MiB)",
+            "top 20 growing allocation sites (file:line, size growth, count growth):",
+        ]
+        for st in snap.compare_to(before, "lineno")[:20]:
+            f = st.traceback[0]
+            lines.append(
+                f"  {f.filename}:{f.lineno}  {st.size_diff / 1024:+.0f} KiB "
+                f"({st.count_diff:+d} blocks, now {st.size / 1024:.0f} KiB)"
+            )
+        lines.append("top 5 growing tracebacks (innermost last):")
+        for st in snap.compare_to(before, "traceback")[:5]:
+            lines.append(f"  {st.size_diff / 1024:+.0f} KiB ({st.count_diff:+d} blocks):")
+            lines += [f"      {fr.filename}:{fr.lineno}" for fr in st.traceback]
+        grown = after_types.copy()
+        grown.subtract(marks["types"])
+        lines.append("object types whose count grew most (gc-tracked objects):")
+        lines += [f"  {n:+d} {t}" for t, n in grown.most_common(15) if n > 0]
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    signal.signal(signal.SIGUSR1, warm)
+    signal.signal(signal.SIGUSR2, end)
+    return cli_main(argv)
+
+
+class TracedServe(Serve):
+    """`Serve` through the wrapper role above (tests/serving.py is not edited)."""
+
+    def __init__(self, env: dict[str, str], log: Path, trace: Path) -> None:
+        super().__init__({**env, "EB_TRACE_OUT": str(trace)}, log)
+        self.trace = trace
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.env, "PORT": str(self.port)}
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, __file__, TRACE_ROLE, "serve", "--host", "127.0.0.1"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        return self.proc
+
+    async def start(self, timeout: float = 120.0) -> str:
+        """Longer than `Serve`'s 30 s: with tracemalloc on, loading the content and the
+        search index (jieba) at start-up is several times slower."""
+        return await super().start(timeout)
+
+    def signal(self, sig: int) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    async def report(self, timeout: float = 120.0) -> str:
+        """Ask for the end snapshot and wait for its comparison (a snapshot of a few hundred
+        thousand blocks takes seconds)."""
+        self.signal(signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        while not self.trace.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)
+        return self.trace.read_text(encoding="utf-8") if self.trace.exists() else "(no report)"
 
 
 class Index:
@@ -201,13 +311,30 @@ def pending(url: str) -> int:
         engine.dispose()
 
 
-async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) -> None:
+async def soak(
+    setup: str,
+    minutes: float,
+    rate: float,
+    db_url: str,
+    tmp: Path,
+    *,
+    traced: bool = False,
+    arena_max: int = 0,
+) -> None:
     fake = FakeSlack()
     await fake.start()
     index = Index(fake)
     env = slack_env(db_url, fake.url, FIXTURE_CONTENT, ETHICSBOT_DISPATCH_INTERVAL="0.2")
+    if arena_max:
+        env["MALLOC_ARENA_MAX"] = str(arena_max)
     n = 2 if setup == "pg" else 1
-    servers = [Serve(env, tmp / f"serve{i}.log") for i in range(n)]
+    servers: list[Serve] = [
+        TracedServe(env, tmp / f"serve{i}.log", tmp / f"trace{i}.txt")
+        if traced
+        else Serve(env, tmp / f"serve{i}.log")
+        for i in range(n)
+    ]
+    reports: list[str] = []
     await asyncio.gather(*(s.start() for s in servers))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     run_cli(
@@ -229,6 +356,9 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
                 break
             if not rss_start and time.monotonic() - started >= 60:
                 rss_start = [rss_kib(s.proc.pid) for s in servers if s.proc]
+                for s in servers:
+                    if isinstance(s, TracedServe):
+                        s.signal(signal.SIGUSR1)
             minute = int((time.monotonic() - started) // 60)
             if minute > len(trail):  # RSS every minute: growth that levels off is warm-up
                 trail.append([rss_kib(s.proc.pid) // 1024 for s in servers if s.proc])
@@ -244,6 +374,7 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
         # at the last minute of load (minute 10 of a 10-minute run), not after the drain
         rss_end = [rss_kib(s.proc.pid) for s in servers if s.proc]
         await asyncio.gather(*tasks)
+        reports = [await s.report() for s in servers if isinstance(s, TracedServe)]
         stopped = time.monotonic()
         while pending(db_url) and time.monotonic() - stopped < 300:
             await asyncio.sleep(0.5)
@@ -256,7 +387,9 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
     total = len(load.latencies)
     elapsed = minutes * 60
     print(f"setup: {setup} ({n} instance{'s' if n > 1 else ''}), {minutes:g} min, "
-          f"target {rate:g} req/s")  # fmt: skip
+          f"target {rate:g} req/s"
+          + (f", MALLOC_ARENA_MAX={arena_max}" if arena_max else "")
+          + (", tracemalloc on" if traced else ""))  # fmt: skip
     print(f"requests: {total} ({total / elapsed:.1f} req/s achieved), colleagues: {i}")
     print(
         "ack latency ms: p50 {:.0f}  p95 {:.0f}  p99 {:.0f}  max {:.0f}".format(
@@ -273,21 +406,33 @@ async def soak(setup: str, minutes: float, rate: float, db_url: str, tmp: Path) 
         print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, minute {minutes:g} "
               f"{b / 1024:.0f} MiB "
               f"({growth:+.1f} %)")  # fmt: skip
+    for k, rep in enumerate(reports):
+        print(f"== instance {k}: tracemalloc, warm-up (minute 1) -> end of load ==")
+        print(rep, end="")
 
 
 def main() -> int:
+    if sys.argv[1:2] == [TRACE_ROLE]:
+        return traced_serve(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--setup", choices=["sqlite", "pg"], default="sqlite")
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--rate", type=float, default=50)
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="heap snapshots at minute 1 and at the end; print what grew")  # fmt: skip
+    ap.add_argument("--arena-max", type=int, default=0, metavar="N",
+                    help="MALLOC_ARENA_MAX for the servers (glibc; 0: unset)")  # fmt: skip
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.setup == "sqlite":
-            asyncio.run(soak("sqlite", args.minutes, args.rate, f"sqlite:///{tmp / 's.db'}", tmp))
+            url = f"sqlite:///{tmp / 's.db'}"
+            asyncio.run(soak("sqlite", args.minutes, args.rate, url, tmp, traced=args.tracemalloc,
+                             arena_max=args.arena_max))  # fmt: skip
         else:
             with pg_database() as name:
-                asyncio.run(soak("pg", args.minutes, args.rate, pg_url(name), tmp))
+                asyncio.run(soak("pg", args.minutes, args.rate, pg_url(name), tmp,
+                                 traced=args.tracemalloc, arena_max=args.arena_max))  # fmt: skip
     return 0
 
 

@@ -575,6 +575,19 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "zh": "请打开与道德助手的个人聊天并在其中输入 `exercise results`：结果只发送到个人聊天，"
         "不会发到频道。",
     },
+    # App Home while the database is not answering (everyone; officers get the queue variant)
+    "home_unavailable": {
+        "en": "EthicsBot cannot load your consultations right now: our database is not "
+        "answering. Nothing was lost. Open this tab again in a minute.",
+        "zh": "道德助手暂时无法加载您的咨询：数据库目前没有响应。没有任何内容丢失。"
+        "请一分钟后重新打开此页面。",
+    },
+    "home_unavailable_queue": {
+        "en": "EthicsBot cannot load the compliance queue right now: our database is not "
+        "answering. No case was lost. Open this tab again in a minute.",
+        "zh": "道德助手暂时无法加载合规队列：数据库目前没有响应。没有任何案件丢失。"
+        "请一分钟后重新打开此页面。",
+    },
 }
 
 

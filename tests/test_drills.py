@@ -379,3 +379,32 @@ async def test_teams_postgresql_away_a_click_and_a_message_are_told_to_try_again
     finally:
         proxy.stop()
         await connector.stop()
+
+
+async def test_app_home_while_the_database_is_away_says_so_then_shows_the_queue(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    """Opening App Home during the fault publishes a short notice (officers: the queue could
+    not be loaded) in both languages, instead of leaving the tab as it was; once healed the
+    same tab shows the real home and the compliance queue again."""
+    path = tmp_path / "home.db"
+    url = f"sqlite:///{path}?timeout=1"
+    bot = await start_bot(url, fake, **FAST)
+    try:
+        async with _locked(path):
+            await bot.event({"type": "app_home_opened", "user": "UOFFICER1", "tab": "home"}, "EvD1")
+            await bot.event({"type": "app_home_opened", "user": "U9", "tab": "home"}, "EvD2")
+            published = await fake.wait_for("views.publish", 2, timeout=15)
+        by_user = {c.args["user_id"]: json.dumps(c.args["view"], ensure_ascii=False)
+                   for c in published}  # fmt: skip
+        officer, colleague = by_user["UOFFICER1"], by_user["U9"]
+        assert msg("home_unavailable_queue", "en") in officer
+        assert msg("home_unavailable_queue", "zh") in officer
+        assert msg("home_unavailable", "en") in colleague
+        assert msg("home_unavailable", "zh") in colleague
+        assert "Compliance queue" not in officer
+        await bot.event({"type": "app_home_opened", "user": "UOFFICER1", "tab": "home"}, "EvD3")
+        home = json.dumps((await fake.wait_for("views.publish", 3))[-1].args["view"])
+        assert "Compliance queue" in home and msg("home_unavailable_queue", "en") not in home
+    finally:
+        await bot.stop()

@@ -183,6 +183,25 @@ class SlackCases:
         figs = await self.call(self.cases.figures)
         return CB.compliance_home(q, figs)
 
+    async def home_unavailable(self, client: AsyncWebClient, user: str) -> None:
+        """App Home when the database is not answering: a short notice instead of the stale
+        or empty tab Slack would otherwise keep showing. Both languages (the user's choice
+        is stored in the database that is down); officers are told their queue is what could
+        not be loaded (roles come from roles.yaml, in memory)."""
+        officer = self.cases.roles().has(COMPLIANCE, qualify("slack", user))
+        key = "home_unavailable_queue" if officer else "home_unavailable"
+        view = {
+            "type": "home",
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": msg(key, lang)}}
+                for lang in ("en", "zh")
+            ],
+        }
+        try:
+            await client.views_publish(user_id=user, view=view)
+        except Exception as exc:  # Slack unreachable too: the log line is all that is left
+            log.warning("could not publish the unavailable App Home (%s)", type(exc).__name__)
+
     # -- officers ---------------------------------------------------------------------------
 
     async def _refused(self, client: AsyncWebClient, body: Body, exc: Refused) -> None:
@@ -295,4 +314,5 @@ def register_cases(
     consult.subcommands["report"] = h.open_report_from_command
     consult.subcommands["status"] = h.open_status
     consult.home_extra = h.home_blocks
+    consult.home_unavailable = h.home_unavailable
     return h

@@ -52,6 +52,8 @@ class SlackConsultations:
         # filled by the case desk: `/ethics report|status`, officers' App Home section
         self.subcommands: dict[str, Callable[[Body, AsyncWebClient], Awaitable[None]]] = {}
         self.home_extra: Callable[[str], Awaitable[list[Any]]] | None = None
+        # filled by the case desk: the App Home published when the database is not answering
+        self.home_unavailable: Callable[[AsyncWebClient, str], Awaitable[None]] | None = None
         # subcommands answered in the ack itself (`/ethics exercise …`)
         self.ack_subcommands: dict[str, Callable[[AsyncAck, Body], Awaitable[None]]] = {}
 
@@ -369,6 +371,14 @@ class SlackConsultations:
     async def on_home_opened(self, body: Body, event: Body, client: AsyncWebClient) -> None:
         if event.get("tab") != "home":
             return
+        try:
+            await self._home(body, event, client)
+        except StorageUnavailable:  # already logged where translated; say so on the tab
+            if self.home_unavailable is None:
+                raise
+            await self.home_unavailable(client, str(event.get("user")))
+
+    async def _home(self, body: Body, event: Body, client: AsyncWebClient) -> None:
         if not await self.call(self.service.first_delivery, f"slack:{body.get('event_id')}"):
             return  # Slack's retry of an event already handled
         body = {**body, "user": {"id": event.get("user")}}
