@@ -756,3 +756,53 @@ async def test_an_upgrade_moves_a_reporter_chat_out_of_the_card_json_and_questio
         assert not relayed_to(connector, anon_chat, "Still there")
     finally:
         await b.stop()
+
+
+async def test_a_teams_assignee_hears_in_their_personal_chat_and_nobody_else_does(
+    sqlite_url: str, connector: FakeConnector
+) -> None:
+    """Slack DMs the assignee a reminder and "the reporter answered"; in Teams the same
+    reaches the officer's personal chat once they have one with the bot, and nobody else's."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    env = teams_env(sqlite_url, FIXTURE_CONTENT, **DESK)
+    b = await TeamsBot(bootstrap(Settings.from_env(env), clock=clock), connector).start()
+    officer_chat, staff_chat = f"a:personal-{OFFICER}", f"a:personal-{STAFF}"
+    try:
+        await add_to_compliance_channel(b)
+        await say(b, "hello", OFFICER)  # the officer's personal chat with the bot
+        await say(b, "hello", STAFF)
+        reporter = "aad-reporter-8"
+        await report(b, reporter, mode="named")
+        await eventually(lambda: len(desk_cards(connector)) == 1)
+        card = desk_cards(connector)[0].card
+        await b.press(by_verb(card, CC.V_ASSIGN_ME)[0], aad=OFFICER, conversation=COMPLY)
+
+        def in_chat(chat: str, mark: str) -> list[Posted]:
+            return [
+                p
+                for p in connector.posted
+                if p.conversation == chat and mark in json.dumps(p.body, ensure_ascii=False)
+            ]
+
+        clock.now += timedelta(days=50)  # past half of the 3-month feedback clock
+        assert b.services.cases.remind() == 1
+        await eventually(lambda: len(in_chat(officer_chat, "⏰")) == 1)
+        # the thread reply stays the record
+        activity = (await stored_card(b))["teams"]["activity"]
+        assert [p for p in connector.posted if p.activity_id == activity and "⏰" in str(p.body)]
+
+        # the reporter answers a question: the assignee is told in their personal chat
+        ask = show_card_action(card, "Ask reporter")
+        await b.press(ask, {"text": "When was it?"}, aad=OFFICER, conversation=COMPLY)
+        login = await say(b, "status", reporter)
+        opened = (await b.press(by_verb(login, CC.V_STATUS_OPEN)[0], aad=reporter)).card
+        await b.press(by_verb(opened, CC.V_STATUS_ANSWER)[0], {"answer": "Monday"}, aad=reporter)
+        await eventually(lambda: len(in_chat(officer_chat, "answered")) == 1)
+        told = in_chat(officer_chat, "answered")[0]
+        assert "Monday" not in json.dumps(told.body, ensure_ascii=False)  # the ref only
+        assert not in_chat(officer_chat, "Monday")
+        thread = [p for p in connector.posted if p.activity_id == activity]
+        assert not [p for p in thread if "✉️" in str(p.body)]
+        assert not in_chat(staff_chat, "⏰") and not in_chat(staff_chat, "answered")
+    finally:
+        await b.stop()

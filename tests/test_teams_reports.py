@@ -391,7 +391,5 @@ async def test_exercise_results_are_refused_to_a_non_trainer_in_en_and_zh(
     from bot.storage.tables import AuditRow
 
     with bot.services.db.read() as s:
-        refused = s.scalars(
-            select(AuditRow).where(AuditRow.action == "exercise.results")
-        ).all()
+        refused = s.scalars(select(AuditRow).where(AuditRow.action == "exercise.results")).all()
     assert [r.result for r in refused] == ["refused", "refused"]

@@ -90,8 +90,10 @@ class EthicsAgent(ActivityHandler):
         kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
         lang = await self.h.lang(activity)
         words = _strip_mentions(activity).split()
-        if self.desk is not None and self.desk.exercises is not None and (
-            [w.lower() for w in words] == ["exercise", "results"]
+        if (
+            self.desk is not None
+            and self.desk.exercises is not None
+            and ([w.lower() for w in words] == ["exercise", "results"])
         ):  # teamstrain: a trainer's results, to the personal chat only
             await self.exercise_results(activity, kind, lang)
             return
@@ -119,6 +121,8 @@ class EthicsAgent(ActivityHandler):
         bot_id = (activity.get("recipient") or {}).get("id")
         kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
         if kind == "personal" and any(m.id == bot_id for m in members_added):
+            if self.desk is not None:  # an officer installing the app: where to reach them
+                await self.desk.officer_chat(activity)
             await self.send(activity, await self.h.welcome(activity, greeting=True))
 
     # -- card clicks ---------------------------------------------------------------------------
@@ -193,9 +197,7 @@ class EthicsAgent(ActivityHandler):
             if kind == "personal" and ok:
                 # a trainer's own chat (the role was just checked): where results go later
                 chat = str((activity.get("conversation") or {}).get("id") or "")[:300]
-                await asyncio.to_thread(
-                    personal_chats(services).remember, owner_of(activity), chat
-                )
+                await asyncio.to_thread(personal_chats(services).remember, owner_of(activity), chat)
             await self.send(activity, card)  # a refusal is said where the command was typed
             return
         known = await asyncio.to_thread(personal_chats(services).get, owner_of(activity))

@@ -31,7 +31,7 @@ from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams.cards import Card, note_card
 from bot.adapters.teams.consult import owner_of
 from bot.adapters.teams.personal import PersonalChats, personal_chat_of, personal_chats
-from bot.cases.roles import COMPLIANCE, qualify
+from bot.cases.roles import COMPLIANCE, LEAD, qualify
 from bot.service import Refused
 
 if TYPE_CHECKING:
@@ -80,8 +80,21 @@ class TeamsDesk:
 
     # -- routing (called by the agent before the consultation handlers) -----------------------
 
+    async def officer_chat(self, activity: dict[str, Any]) -> None:
+        """Keep a compliance officer's personal chat (under their pseudonym), so reminders and
+        "the reporter answered" reach them there as Slack's reach an officer by DM. Only for
+        officers: nobody else's chat is recorded for the desk's sake."""
+        chat = personal_chat_of(activity)
+        if chat is None:
+            return
+        who = owner_of(activity)
+        roles = self.cases.roles()
+        if who != "teams:" and (roles.has(COMPLIANCE, who) or roles.has(LEAD, who)):
+            await self.call(self.chats.remember, who, chat)
+
     async def on_message(self, activity: dict[str, Any], words: list[str]) -> Card | None:
         """A card for the typed words this desk owns, or None (not ours)."""
+        await self.officer_chat(activity)
         first = words[0].lower() if words else ""
         if conversation_kind(activity) == "personal":
             if first in ("report", "举报", "报告") and len(words) == 1:

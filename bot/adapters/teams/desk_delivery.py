@@ -40,6 +40,7 @@ from bot.adapters.teams import case_cards as CC
 from bot.adapters.teams import exercise_cards as XC
 from bot.adapters.teams.cards import Card, message
 from bot.adapters.teams.connector import ConnectorError, Unanswered
+from bot.adapters.teams.references import ConversationRef
 from bot.adapters.teams.reports import fitted
 from bot.delivery.outbox import Job, Kind
 from bot.delivery.worker import NotYet, Retry
@@ -207,8 +208,27 @@ async def card_update(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     return {"conversation": where["conversation"], "activity": where["activity"]}
 
 
+async def _assignee_chat(d: TeamsDeliverer, assignee: str | None) -> ConversationRef | None:
+    """The Teams assignee's personal chat with the bot, if they ever wrote to it or installed
+    it (bot/adapters/teams/cases.py `officer_chat`); None otherwise."""
+    from bot.adapters.teams.personal import personal_chats
+
+    if not assignee or _aad(assignee) is None:
+        return None
+    chat = await asyncio.to_thread(personal_chats(d.s).get, assignee)
+    if not chat:
+        return None
+    try:
+        return await d.reference(chat)
+    except NotYet:  # the chat's reference was never stored: the thread mention remains
+        return None
+
+
 async def reminder(d: TeamsDeliverer, job: Job) -> dict[str, str]:
-    """Into the card's thread, @mentioning the assignee when they work from Teams."""
+    """Into the card's thread, @mentioning the assignee when they work from Teams, and, as
+    Slack sends a DM, into the assignee's personal chat when it is known. The thread reply is
+    the record; the personal copy is best effort (a failure there is logged, not retried,
+    so a retry never repeats the thread reply)."""
     assert job.case_id is not None
     case, where = await _posted(d, job.case_id)
     text = CC.reminder_text(case, str(job.payload["clock"]), str(job.payload["point"]))
@@ -216,17 +236,30 @@ async def reminder(d: TeamsDeliverer, job: Job) -> dict[str, str]:
     await d.client.reply(
         service_url, where["conversation"], where["activity"], _text(text, _aad(case.assignee))
     )
-    return {"sent": "reminder in the card's thread"}
+    ref = await _assignee_chat(d, case.assignee)
+    if ref is None:
+        return {"sent": "reminder in the card's thread"}
+    try:
+        await d.client.send(ref.service_url, ref.conversation_id, _text(text))
+    except (Retry, ConnectorError) as exc:
+        log.warning("teams reminder: personal copy not delivered (%s)", type(exc).__name__)
+        return {"sent": "reminder in the card's thread"}
+    return {"sent": "reminder in the card's thread and the assignee's personal chat"}
 
 
 async def notify_assignee(d: TeamsDeliverer, job: Job) -> dict[str, str]:
-    """The reporter answered: say so in the card's thread (the answer itself stays in View
-    details), @mentioning a Teams assignee."""
+    """The reporter answered: tell the assignee in their personal chat when it is known (as
+    Slack sends a DM), else in the card's thread @mentioning a Teams assignee. Only the case
+    reference: the answer itself stays in View details."""
     assert job.case_id is not None
     case, where = await _posted(d, job.case_id)
     if case.assignee and _aad(case.assignee) is None:
         return {"sent": "the assignee works from another desk"}
     text = "✉️ " + neutral("reporter_answered", "en", ref=case.ref)
+    ref = await _assignee_chat(d, case.assignee)
+    if ref is not None:
+        await d.client.send(ref.service_url, ref.conversation_id, _text(text))
+        return {"sent": "the assignee's personal chat"}
     service_url = where.get("service_url") or (await d.reference(where["conversation"])).service_url
     await d.client.reply(
         service_url, where["conversation"], where["activity"], _text(text, _aad(case.assignee))
