@@ -101,6 +101,17 @@ def buttons(view: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def put_back(services: Services, kind: str) -> bool:
+    """Whether an outbox row of `kind` has failed and waits for its next attempt. A test that
+    moves the fake clock past the back-off must wait for this first: the back-off counts from
+    the clock as it is when the worker puts the row back, which may be after the move."""
+    from sqlalchemy import text
+
+    with services.db.read() as s:
+        sql = "SELECT count(*) FROM outbox WHERE kind = :k AND last_error IS NOT NULL"
+        return bool(s.execute(text(sql), {"k": kind}).scalar())
+
+
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until `check()` holds (work after Slack's ack runs as a background task)."""
     import asyncio

@@ -9,7 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from tests.fakes.slack_api import Failure, FakeSlack
-from tests.harness import eventually, start_bot
+from tests.harness import eventually, put_back, start_bot
 from tests.test_cases import FAST, FakeClock
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -47,6 +47,7 @@ async def test_the_monthly_report_posts_once_with_two_instances(
         queued = [bot.services.reports.tick() for bot in (a, b, a, b)]
         assert queued.count(True) == 1  # exactly one instance queued it
         await eventually(lambda: len(fake.of("files.completeUploadExternal!failed")) == 1)
+        await eventually(lambda: put_back(a.services, "monthly_report"))
         clock.now += timedelta(minutes=6)  # past any back-off (at most 5 minutes, with jitter)
         await eventually(lambda: len(fake.uploaded("CCOMPLY")) == 2, timeout=30)
         await asyncio.sleep(1.5)  # leases of 1 s: time enough for a duplicate to show

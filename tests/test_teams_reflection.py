@@ -20,7 +20,7 @@ from bot.bootstrap import bootstrap
 from bot.config import Settings
 from tests.conftest import FIXTURE_CONTENT
 from tests.fakes.teams_connector import FakeConnector, Posted, TeamsBot, by_verb, teams_env, texts
-from tests.harness import eventually
+from tests.harness import eventually, put_back
 from tests.test_cases import FakeClock
 from tests.test_teams_golden import check_card
 
@@ -207,6 +207,7 @@ async def test_after_a_crash_mid_delivery_and_a_restart_nobody_is_asked_twice(
         assert bot.services.reflection.tick() == 1  # aad-user-8's
         bot.services.signals.notify()
         await eventually(lambda: not fake.faults)
+        await eventually(lambda: put_back(bot.services, "reflection_ask"))
         clock.now += timedelta(minutes=6)  # past the back-off
         await eventually(lambda: len(asks(bot, "aad-user-8")) == 1, timeout=30)
         await eventually(lambda: sorted(r["status"] for r in rows(bot)) == ["asked", "asked"])
