@@ -100,7 +100,8 @@ def mount(app: web.Application, services: Services) -> None:
         app[HTTP] = aiohttp.ClientSession()
         client = make_client(settings.slack_bot_token, settings.slack_api_url, app[HTTP])
         app[DEFERRED] = Deferred(limit=settings.max_backlog)
-        app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED])
+        # every request reaching bolt was verified by slack_events first
+        app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED], verified_upstream=True)
         app[STOP] = asyncio.Event()
         app[TASKS] = []
         if settings.dispatcher:
