@@ -475,3 +475,13 @@ async def test_a_step_is_one_transaction_and_a_first_contact_two(
         txs.close()
         await bot.stop()
 
+
+
+async def test_a_command_that_mentions_payload_is_answered(bot: SlackBot, fake: FakeSlack) -> None:
+    """The body is parsed once, by us, as Slack sent it: a command whose text contains the
+    word "payload" is a command (bolt's own parser took any such form body for an
+    interaction, found no payload field and dispatched nothing: the person got an error)."""
+    r = await bot.command("a customer asked for the payload of our API")
+    assert r.status == 200
+    (opened,) = await fake.wait_for("views.open")
+    assert opened.args["view"]["type"] == "modal"
