@@ -4,6 +4,8 @@ Run from the repository root (it puts the root on sys.path itself, for `tests.fa
 
     python bench/bench_slack.py              # full run: concurrency 1, 8, 32 (about 1 min)
     python bench/bench_slack.py --quick      # 300 requests / 2 s per level (smoke run)
+    python bench/bench_slack.py --workers 2 --database-url postgresql://postgres@127.0.0.1:5432/test
+                                             # ours as two processes on PostgreSQL
 
 Processes (all bound to 127.0.0.1, all stopped at the end):
   * fake Slack Web API: tests/fakes/slack_api.FakeSlack in its own process, subclassed here
@@ -17,12 +19,21 @@ Processes (all bound to 127.0.0.1, all stopped at the end):
   * bare: a do-nothing slack-bolt AsyncApp on aiohttp (process_before_response=True, one
     /ethics command listener and one block action listener that only ack), served the way
     bot/web.py serves ours;
+  * fake Bot Connector: tests/fakes/teams_connector.FakeConnector in its own process (the
+    serviceUrl of every Teams activity), for ours' Teams route;
   * this process: the load generator (aiohttp client, N workers, every request timed).
+
+Ours' Teams route is in the same run and table (leave it out with --no-teams): POST
+/api/messages in anonymous mode (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED),
+`tstart` = the tree id typed in the personal chat by a new user (202, then the first card
+posted to the connector), `tclick` = a card's Choose as an Action.Execute invoke (200, the
+refreshed card in the answer); 200 and 202 count as success. There is no Teams floor: no
+Agents SDK app is built beside ours, so read the Teams rows against ours' Slack rows.
 
 Two request kinds are measured separately at each concurrency: (a) `/ethics
 confidentiality-caller-enquiry` slash commands, each for a new user id, and (b) block_actions
 clicks (CHOOSE option 0) on a fresh session's first node, each valid and advancing that
-session. The click values are built from the SQLite file the server writes (table
+session. The click values are built from the database the server writes (table
 `sessions`: id, owner, node, state_version), since the client cannot see the views the server
 sent to the fake. A level stops after --requests requests or --seconds seconds, whichever
 comes first. After each phase the script waits (bounded) until the fake has received one
@@ -36,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -70,6 +82,9 @@ from tests.fakes.signing import (  # noqa: E402
 
 TREE = "confidentiality-caller-enquiry"
 TOKEN = "xoxb-bench-token"
+TEAMS_USER_PREFIX = "AB"  # Entra object ids of the Teams load's users (Slack's are UB...)
+TEAMS_KINDS = ("tstart", "tclick")  # a typed tree id in the personal chat; a card's Choose
+TEAMS_OK = ("200", "202")  # a message activity is answered 202 Accepted, an invoke 200
 BENCH_SECRET_KEY = "bench-pseudonym-key"  # ETHICSBOT_SECRET_KEY of ours, so owners can be computed
 LEVELS = (1, 8, 32)
 TARGET_RATIO_C8 = 0.5
@@ -125,6 +140,26 @@ async def role_fake_slack(parent: int) -> None:
     fake = CountingFakeSlack()
     url = await fake.start()
     print(url, flush=True)
+    try:
+        await _exit_when_orphaned(parent, CHILD_LIFETIME_S)
+    finally:
+        await fake.stop()
+
+
+async def role_fake_teams(parent: int) -> None:
+    """tests/fakes/teams_connector.FakeConnector in its own process, its GET /_posted
+    answering only how many activities were posted (all bodies would be too heavy to poll)."""
+    from tests.fakes.teams_connector import FakeConnector
+
+    class CountingConnector(FakeConnector):
+        async def _posted(self, request: web.Request) -> web.Response:
+            for p in self.posted[-256:]:
+                p.body = {}  # the cards are not needed: keep memory flat
+            return web.json_response({"posted": len(self.posted)})
+
+    fake = CountingConnector()
+    await fake.start()
+    print(fake.url, flush=True)
     try:
         await _exit_when_orphaned(parent, CHILD_LIFETIME_S)
     finally:
@@ -228,13 +263,20 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc."""
+    """utime + stime of a process (all its threads) and of its live children (the workers of
+    `serve --workers N`), from /proc."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        own = (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, IndexError, ValueError):
         return float("nan")
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        kids = []
+    return own + sum(c for c in (cpu_seconds(k) for k in kids) if c == c)
 
 
 def system_busy_seconds() -> float:
@@ -371,7 +413,7 @@ def sign(pairs: list[tuple[str, str]]) -> list[Item]:
 
 
 async def fire(url: str, items: list[Item], concurrency: int, max_seconds: float,
-               ph: Phase) -> Phase:
+               ph: Phase, path: str = "/slack/events", ok: tuple[str, ...] = ("200",)) -> Phase:
     """Send items with `concurrency` workers until all are sent or max_seconds have passed.
 
     Workers take items in order, and every item taken is sent: items[:ph.sent] went out."""
@@ -390,7 +432,7 @@ async def fire(url: str, items: list[Item], concurrency: int, max_seconds: float
                 ph.sent_at[key] = time.monotonic()
                 t0 = time.perf_counter()
                 try:
-                    async with http.post(url + "/slack/events", data=body,
+                    async with http.post(url + path, data=body,
                                          headers=headers) as r:
                         await r.read()
                         status = str(r.status)
@@ -399,7 +441,7 @@ async def fire(url: str, items: list[Item], concurrency: int, max_seconds: float
                 ph.latencies.append(time.perf_counter() - t0)
                 ph.sent += 1
                 ph.statuses[status] += 1
-                if status == "200":
+                if status in ok:
                     ph.ok += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -415,6 +457,7 @@ class Bench:
         self.db_path = tmp / "ethicsbot.db"
         self.user_seq = 0
         self.fresh: list[Fresh] = []  # our sessions on their first node, never clicked
+        self.fresh_teams: list[Fresh] = []  # the same, started from Teams
         self.used_sessions: set[str] = set()
         self.owner_user: dict[str, str] = {}  # owner column value -> user id
         self.phases: list[Phase] = []
@@ -454,11 +497,17 @@ class Bench:
         self.fake_url = read_line(fake, 30)
         self.fake_base = self.fake_url.removesuffix("/api/")
         self.pids["fake"] = fake.pid
+        fake_teams = self.children.start(
+            "fake-teams", [sys.executable, __file__, "--role", "fake-teams", "--parent", me],
+            dict(os.environ), self.tmp / "fake-teams.log", stdout_pipe=True)
+        self.teams_url = read_line(fake_teams, 30)  # the serviceUrl of every activity
+        self.pids["fake-teams"] = fake_teams.pid
 
         self.ours_port = free_port()
         exe = shutil.which("ethicsbot")
         cmd = [exe] if exe else [sys.executable, "-m", "bot.cli"]
-        env = self.env(DATABASE_URL=f"sqlite:///{self.db_path}", PORT=str(self.ours_port))
+        env = self.env(DATABASE_URL=self.database_url(), PORT=str(self.ours_port),
+                       CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED="true")
         self.owner_keys(env)
         workers = ["--workers", str(self.args.workers)] if self.args.workers > 1 else []
         serve = ["serve", "--host", "127.0.0.1", *workers]
@@ -550,34 +599,160 @@ class Bench:
                                                         view_id=view_id)), view_id))
         return sign(pairs), take
 
-    def refresh_pool(self) -> None:
-        """Fresh sessions (first node, state version 1) of our users, from the SQLite file."""
+    # -- Teams (ours only: POST /api/messages in anonymous mode, the fake connector) ---------
+
+    def teams_start_items(self, n: int) -> list[Item]:
+        """The tree id typed in the personal chat by n new Teams users: the bot posts the
+        first step's card to the fake connector (a new message, as Teams requires)."""
+        from tests.fakes.teams_connector import message
+
+        items = []
+        for i in range(n):
+            aad = f"{TEAMS_USER_PREFIX}{self.user_seq + i:07d}"
+            self.owner_user[self.pseudonym(f"teams:{aad}")] = aad
+            body = message(self.teams_url + "/", TREE, aad=aad, locale="en-US")
+            items.append((json.dumps(body).encode(), {"Content-Type": "application/json"},
+                          str(body["id"])))
+        self.user_seq += n
+        return items
+
+    def teams_click_items(self, n: int) -> tuple[list[Item], list[Fresh]]:
+        """Choose option 0 on n fresh Teams sessions: the Action.Execute invoke Teams sends,
+        answered with the refreshed card in the HTTP response (the card updates in place)."""
+        from tests.fakes.teams_connector import click
+
+        take, self.fresh_teams = self.fresh_teams[:n], self.fresh_teams[n:]
+        items = []
+        for aad, sid, node, version in take:
+            action = {"verb": "choose",
+                      "data": {"verb": "choose", "s": sid, "n": node, "v": version, "o": 0}}
+            body = click(self.teams_url + "/", action, aad=aad, locale="en-US")
+            items.append((json.dumps(body).encode(), {"Content-Type": "application/json"},
+                          str(body["id"])))
+        return items, take
+
+    async def teams_posted(self) -> int:
+        assert self.http is not None
+        async with self.http.get(self.teams_url + "/_posted") as r:
+            return int((await r.json())["posted"])
+
+    async def wait_teams(self, target: int, timeout: float) -> tuple[int, float]:
+        end = time.monotonic() + timeout
+        count = 0
+        while time.monotonic() < end:
+            count = await self.teams_posted()
+            if count >= target:
+                return count, time.perf_counter()
+            await asyncio.sleep(0.05)
+        return count, float("nan")
+
+    async def teams_top_up(self, needed: int) -> None:
+        self.refresh_pool()
+        missing = needed - len(self.fresh_teams)
+        if missing > 0:
+            before = await self.teams_posted()
+            ph = await fire(self.url("ours"), self.teams_start_items(missing), 8,
+                            self.args.topup_seconds, Phase("teams", "top-up", 8),
+                            path="/api/messages", ok=TEAMS_OK)
+            await self.wait_teams(before + ph.ok, self.args.straggler_wait)
+            self.refresh_pool()
+
+    async def run_teams_phase(self, kind: str, level: int) -> Phase:
+        """tstart: HTTP answer, then the card posted to the connector (work/s counts it);
+        tclick: the card comes back in the invoke's own answer, so req/s is the work."""
+        a = self.args
+        take: list[Fresh] = []
+        if kind == "tclick":
+            await self.teams_top_up(a.requests)
+            items, take = self.teams_click_items(a.requests)
+        else:
+            items = self.teams_start_items(a.requests)
+        ph = Phase("teams", kind, level)
+        before = await self.teams_posted()
+        cpu0 = self.cpu_now()
+        t0 = time.perf_counter()
+        await fire(self.url("ours"), items, level, a.seconds, ph, path="/api/messages",
+                   ok=TEAMS_OK)
+        if kind == "tstart":
+            ph.fake_expected = ph.ok
+            got, when = await self.wait_teams(before + ph.ok, a.straggler_wait)
+            ph.fake_received = got - before
+            ph.work_elapsed = when - t0
+        else:
+            clicked = take[:ph.sent]
+            self.used_sessions.update(sid for _, sid, _, _ in clicked)
+            ph.advanced = self.advanced([sid for _, sid, _, _ in clicked])
+            self.fresh_teams = take[ph.sent:] + self.fresh_teams
+            ph.work_elapsed = ph.elapsed
+        wall = ph.work_elapsed if ph.work_elapsed == ph.work_elapsed else time.perf_counter() - t0
+        cpu1 = self.cpu_now()
+        ph.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        ph.cpu["others"] = max(0.0, ph.cpu.pop("machine") - sum(
+            ph.cpu[k] for k in self.pids))
+        ph.cpu["teams"] = ph.cpu["ours"]  # the report reads a phase's server by its name
+        ph.cpu["fake"] = ph.cpu["fake-teams"]  # the connector is this phase's fake
+        ph.cpu["wall"] = wall
+        self.phases.append(ph)
+        return ph
+
+    # -- the database ours writes (SQLite file, or a PostgreSQL database made for the run) ---
+
+    def database_url(self) -> str:
+        """DATABASE_URL of ours. With --database-url postgresql://..., a fresh database is
+        created on that server for this run (dropped at the end), so no other user of the
+        server (tests) sees the bench's rows or slows it with theirs."""
+        if not self.args.database_url:
+            return f"sqlite:///{self.db_path}"
+        import psycopg
+
+        base = self.args.database_url
+        self.pg_name = f"ethicsbot_bench_{os.getpid()}"
+        with psycopg.connect(base, autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{self.pg_name}"')
+        self.pg_url = base.rsplit("/", 1)[0] + "/" + self.pg_name
+        return self.pg_url
+
+    def drop_database(self) -> None:
+        if getattr(self, "pg_name", None):
+            import psycopg
+
+            with psycopg.connect(self.args.database_url, autocommit=True) as con:
+                con.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+
+    def query(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of `sql` (`?` placeholders) from ours' database, read-only."""
+        if getattr(self, "pg_url", None):
+            import psycopg
+
+            with psycopg.connect(self.pg_url) as pg:
+                return list(pg.execute(sql.replace("?", "%s"), list(params)).fetchall())
         con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
         try:
-            rows = con.execute(
-                "SELECT id, owner, node, state_version FROM sessions "
-                "WHERE state_version = 1 AND status = 'active'").fetchall()
+            return list(con.execute(sql, params).fetchall())
         finally:
             con.close()
-        have = {sid for _, sid, _, _ in self.fresh}
+
+    def refresh_pool(self) -> None:
+        """Fresh sessions (first node, state version 1) of our users, from ours' database."""
+        rows = self.query(
+            "SELECT id, owner, node, state_version FROM sessions "
+            "WHERE state_version = 1 AND status = 'active'")
+        have = {sid for _, sid, _, _ in self.fresh + self.fresh_teams}
         for sid, owner, node, version in rows:
             user = self.owner_user.get(str(owner))
             if user is None or sid in self.used_sessions or sid in have:
                 continue
-            self.fresh.append((user, sid, node, int(version)))
+            pool = self.fresh_teams if user.startswith(TEAMS_USER_PREFIX) else self.fresh
+            pool.append((user, sid, node, int(version)))
 
     def advanced(self, sids: list[str]) -> int:
-        con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
-        try:
-            n = 0
-            for i in range(0, len(sids), 500):
-                chunk = sids[i:i + 500]
-                n += con.execute(
-                    f"SELECT count(*) FROM sessions WHERE state_version = 2 AND id IN "
-                    f"({','.join('?' * len(chunk))})", chunk).fetchone()[0]
-            return n
-        finally:
-            con.close()
+        n = 0
+        for i in range(0, len(sids), 500):
+            chunk = sids[i:i + 500]
+            n += int(self.query(
+                f"SELECT count(*) FROM sessions WHERE state_version = 2 AND id IN "
+                f"({','.join('?' * len(chunk))})", chunk)[0][0])
+        return n
 
     async def wait_work(self, method: str, target: int, timeout: float) -> tuple[int, float]:
         """Poll the fake until it has `target` calls of `method`: (count, perf_counter then)."""
@@ -629,7 +804,7 @@ class Bench:
         cpu1 = self.cpu_now()
         ph.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
         ph.cpu["others"] = max(0.0, ph.cpu.pop("machine") - sum(
-            ph.cpu[k] for k in ("ours", "bare", "floor", "fake", "client")))
+            ph.cpu[k] for k in self.pids))
         ph.cpu["wall"] = wall
         for m, at, key in await self.arrivals():
             if m == method and key in ph.sent_at:
@@ -666,6 +841,12 @@ class Bench:
             if server == "ours":
                 self.acked["click"] += ph.ok
                 await self.wait_work("views.update", before + ph.ok, 20)
+        if self.args.teams:  # the SDK's first turn imports and builds a lot
+            await self.teams_top_up(20)
+            items, take = self.teams_click_items(20)
+            await fire(self.url("ours"), items, 1, 10, Phase("teams", "warm-up", 1),
+                       path="/api/messages", ok=TEAMS_OK)
+            self.used_sessions.update(sid for _, sid, _, _ in take)
         self.fresh = []
         self.refresh_pool()
 
@@ -682,12 +863,21 @@ class Bench:
                     print(f"  c={level:<3} {server:<5} {kind:<6} {ph.sent:>5} sent in "
                           f"{ph.elapsed:5.2f} s: {ph.rps:6.0f} req/s, p50 {ph.pct(.5):6.2f} ms, "
                           f"p99 {ph.pct(.99):7.2f} ms{extra}", flush=True)
+            if self.args.teams:
+                for kind in TEAMS_KINDS:
+                    await asyncio.sleep(0.3)
+                    ph = await self.run_teams_phase(kind, level)
+                    print(f"  c={level:<3} teams {kind:<6} {ph.sent:>5} sent in "
+                          f"{ph.elapsed:5.2f} s: {ph.rps:6.0f} req/s, p50 {ph.pct(.5):6.2f} ms, "
+                          f"p99 {ph.pct(.99):7.2f} ms; work/s {ph.work_rps:.0f}, !200 "
+                          f"{ph.sent - ph.ok}, advanced {ph.advanced}", flush=True)
         self.final_counts = await self.fake_counts()
 
     async def close(self) -> None:
         if self.http:
             await self.http.close()
         self.children.stop()
+        self.drop_database()
 
 
 # == report =======================================================================================
@@ -741,6 +931,29 @@ def report(b: Bench) -> None:
             print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
                   f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{r.rps:>12.0f}"
                   f"{o.rps / r.rps:>11.2f}{fmt(o.work_rps, '.0f'):>13}")
+    teams = [p for p in b.phases if p.server == "teams"]
+    if teams:
+        print()
+        print("Ours' Teams route in the same process and run (POST /api/messages, anonymous mode,")
+        print("fake Bot Connector): tstart = the tree id typed in the personal chat, the card")
+        print("posted to the connector after; tclick = a card's Choose (Action.Execute invoke),")
+        print("the refreshed card in the HTTP answer. work/s counts the connector post (tstart).")
+        hdr = (f"{'kind':<7}{'conc':>5}{'sent':>6}{'!200':>5}{'req/s':>7}{'p50':>8}{'p99':>8}"
+               f"{'work/s':>8}{'CPU ms':>8}{'advanced':>10}{'Slack ours work/s':>19}")
+        print(hdr)
+        print("-" * len(hdr))
+        for kind, slack_kind in zip(TEAMS_KINDS, ("slash", "click"), strict=True):
+            for level in levels:
+                p = ph.get(("teams", kind, level))
+                if p is None:
+                    continue
+                o = ph.get(("ours", slack_kind, level))
+                cpu_ms = p.cpu.get("teams", float("nan")) / max(p.ok, 1) * 1e3
+                print(f"{kind:<7}{level:>5}{p.sent:>6}{p.sent - p.ok:>5}{p.rps:>7.0f}"
+                      f"{p.pct(.5):>8.1f}{p.pct(.99):>8.1f}{fmt(p.work_rps, '.0f'):>8}"
+                      f"{cpu_ms:>8.2f}{'' if p.advanced is None else p.advanced:>10}"
+                      f"{fmt(o.work_rps if o else float('nan'), '.0f'):>19}")
+        print("(times in ms; advanced = clicked sessions whose state_version went 1 -> 2)")
     print()
     if 8 in levels:
         print("Targets at concurrency 8 (against the fair floor):")
@@ -770,7 +983,7 @@ def report(b: Bench) -> None:
             method = "views.open" if kind == "slash" else "views.update"
             adv = "" if p.advanced is None else str(p.advanced)
             print(f"{kind:<7}{level:>5}{p.ok:>8}{p.fake_received:>10}{method:>14}{adv:>10}")
-    print("(advanced = clicked sessions whose state_version went 1 -> 2 in the SQLite file)")
+    print("(advanced = clicked sessions whose state_version went 1 -> 2 in ours' database)")
     c = getattr(b, "final_counts", Counter())
     main_methods = ("views.open", "views.update", "users.info", "auth.test")
     other = sum(v for k, v in c.items() if k not in main_methods)
@@ -852,6 +1065,8 @@ async def main_async(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="ethicsbot-bench-"))
     b = Bench(args, tmp)
     t0 = time.perf_counter()
+    db = "PostgreSQL (fresh database)" if args.database_url else "SQLite"
+    print(f"ours: {args.workers} process(es) on {db}")
     print(f"concurrency {','.join(map(str, args.levels))}; at most {args.requests} requests or "
           f"{args.seconds:.0f} s per kind per level; tree {TREE}; {os.cpu_count()} cores")
     try:
@@ -876,7 +1091,8 @@ def _interrupt(*_: Any) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--role", choices=["main", "fake-slack", "bare", "floor", "profiled-serve"],
+    ap.add_argument("--role", choices=["main", "fake-slack", "fake-teams", "bare", "floor",
+                             "profiled-serve"],
                     default="main",
                     help=argparse.SUPPRESS)
     ap.add_argument("--parent", type=int, default=0, help=argparse.SUPPRESS)
@@ -891,7 +1107,13 @@ def main() -> int:
     ap.add_argument("--topup-seconds", type=float, default=20.0,
                     help="max seconds to create fresh sessions before a click phase")
     ap.add_argument("--quick", action="store_true", help="300 requests / 2 s per level")
+    ap.add_argument("--no-teams", dest="teams", action="store_false",
+                    help="leave out ours' Teams route (POST /api/messages, anonymous mode)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite file)")
+    ap.add_argument("--database-url", default="",
+                    help="ours on PostgreSQL: a server URL such as postgresql://postgres@"
+                         "127.0.0.1:5432/test (a fresh database is made on it for the run and "
+                         "dropped after); default SQLite in the temp dir")
     ap.add_argument("--workers", type=int, default=1,
                     help="run ours as `serve --workers N` (the bare app stays one process)")
     ap.add_argument("--profile", action="store_true",
@@ -903,6 +1125,9 @@ def main() -> int:
     args = ap.parse_args()
     if args.role == "profiled-serve":
         return role_profiled_serve(args.profile_out, args.rest)
+    if args.role == "fake-teams":
+        asyncio.run(role_fake_teams(args.parent))
+        return 0
     if args.role == "fake-slack":
         asyncio.run(role_fake_slack(args.parent))
         return 0

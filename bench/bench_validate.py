@@ -563,9 +563,15 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.trees, args.steps = 100, 2000
+    from bot.core import yamlsafe
+
+    fast = getattr(yamlsafe, "_FAST", None)
+    parser = (f"libyaml {fast.__name__}, the pure-Python SafeLoader only to word a refusal"
+              if fast is not None and fast is not yaml.SafeLoader
+              else "the pure-Python SafeLoader (libyaml absent)")
     print(f"Python {sys.version.split()[0]}, PyYAML {yaml.__version__} "
-          f"(libyaml {'present' if yaml.__with_libyaml__ else 'absent'}; yamlsafe uses the "
-          f"pure-Python SafeLoader), one process")
+          f"(libyaml {'present' if yaml.__with_libyaml__ else 'absent'}; yamlsafe parses "
+          f"with {parser}), one process")
     t0 = time.perf_counter()
     if not args.skip_validate:
         part_validate(args)

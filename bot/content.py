@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.catalog import Content, load_content
 from bot.core.loader import Problem
@@ -128,16 +129,25 @@ class ContentSource:
         content.trees = {t.id: t for t in content.by_file.values()}
         return content
 
-    def tree(self, tree_id: str, version: int | None = None) -> Dilemma | None:
-        """The current tree, or a pinned older version from the database."""
+    def tree(
+        self, tree_id: str, version: int | None = None, *, s: Session | None = None
+    ) -> Dilemma | None:
+        """The current tree, or a pinned older version from the database.
+
+        A caller already inside a transaction passes it as `s`: on SQLite a second
+        transaction from the same thread would wait for the first one's write lock (until the
+        busy timeout), which is how a one-transaction click once hung on an edited tree."""
         current = self.content.trees.get(tree_id)
         if version is None or (current is not None and current.version == version):
             return current
         key = (tree_id, version)
         if key not in self._pinned:
-            with self.db.tx() as s:
+            if s is not None:
                 row = s.get(TreeVersionRow, key)
-                if row is None:
-                    return None
-                self._pinned[key] = Dilemma.model_validate_json(row.body)
+            else:
+                with self.db.read() as own:
+                    row = own.get(TreeVersionRow, key)
+            if row is None:
+                return None
+            self._pinned[key] = Dilemma.model_validate_json(row.body)
         return self._pinned[key]

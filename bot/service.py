@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
 from bot.content import ContentSource
@@ -31,6 +32,56 @@ from bot.storage.db import Database, insert, rowcount
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
 log = logging.getLogger(__name__)
+
+# built once: SQLAlchemy finds their compiled form in its cache without rebuilding a fresh
+# statement per click or command
+_NEW = core_insert(SessionRow)
+_LOAD = select(SessionRow.owner, SessionRow.state).where(SessionRow.id == bindparam("id"))
+_LANG = select(UserPrefRow.lang).where(UserPrefRow.owner == bindparam("owner"))
+_SAVE = (
+    update(SessionRow)
+    .where(SessionRow.id == bindparam("b_id"), SessionRow.state_version == bindparam("expected"))
+    .values(
+        node=bindparam("b_node"),
+        state_version=bindparam("b_state_version"),
+        status=bindparam("b_status"),
+        state=bindparam("b_state"),
+        updated_at=bindparam("b_updated_at"),
+    )
+    .execution_options(synchronize_session=False)  # no SessionRow objects are loaded here
+)
+
+_PREF: dict[tuple[str, bool], Any] = {}
+
+
+def _pref_upsert(s: Session, chosen: bool) -> Any:
+    """The language upsert, built once per dialect: a statement built per call cost more than
+    the INSERT itself in the profile of a first `/ethics`. A choice overwrites; a looked-up
+    locale never overwrites anything."""
+    key = (s.get_bind().dialect.name, chosen)
+    stmt = _PREF.get(key)
+    if stmt is None:
+        base = insert(s)(UserPrefRow).values(
+            owner=bindparam("p_owner"),
+            lang=bindparam("p_lang"),
+            chosen=bindparam("p_chosen"),
+            updated_at=bindparam("p_at"),
+        )
+        stmt = (
+            base.on_conflict_do_update(
+                index_elements=["owner"],
+                set_={
+                    "lang": base.excluded.lang,
+                    "chosen": True,
+                    "updated_at": base.excluded.updated_at,
+                },
+            )
+            if chosen
+            else base.on_conflict_do_nothing()
+        )
+        _PREF[key] = stmt
+    return stmt
+
 
 Clock = Callable[[], datetime]
 # called in the transaction that records an outcome: (tx, platform identity, session, event)
@@ -181,32 +232,73 @@ class ConsultationService:
     # -- consultations ------------------------------------------------------------------------
 
     def start(
-        self, owner: str, tree_id: str, lang: str, context: dict[str, str] | None = None
+        self,
+        owner: str,
+        tree_id: str,
+        lang: str,
+        context: dict[str, str] | None = None,
+        *,
+        remember_lang: bool = False,
     ) -> Turn:
-        owner = self.who(owner)
+        """Start a consultation in `lang`: one transaction writes its row. With
+        `remember_lang`, `lang` was looked up from the platform (a first contact) and is
+        stored in the same transaction, not as the person's choice (a choice already made
+        wins), so the first `/ethics` costs one write, not two."""
+        tree, turn = self._begin(owner, tree_id, lang)
+        with self.db.tx() as s:
+            if remember_lang:
+                self._store_lang(s, self.who(owner), lang, chosen=False)
+            self._insert(s, owner, tree, turn, context)
+        return turn
+
+    def start_known(
+        self, owner: str, tree_id: str, context: dict[str, str] | None = None
+    ) -> Turn | None:
+        """Start a consultation in the owner's stored language, read in the same transaction
+        that writes the session (one BEGIN/COMMIT for a returning person); None, with
+        nothing written, when no language is stored yet (the adapter looks up the locale and
+        calls `start(..., remember_lang=True)`)."""
+        self.content.maybe_reload()
+        if self.content.tree(tree_id) is None:
+            raise Refused("unknown_topic", tree_id)
+        with self.db.tx() as s:
+            pref = s.execute(_LANG, {"owner": self.who(owner)}).first()
+            if pref is None:
+                return None
+            tree, turn = self._begin(owner, tree_id, str(pref.lang))
+            self._insert(s, owner, tree, turn, context)
+        return turn
+
+    def _begin(self, owner: str, tree_id: str, lang: str) -> tuple[Dilemma, Turn]:
         self.content.maybe_reload()
         tree = self.content.tree(tree_id)
         if tree is None:
             raise Refused("unknown_topic", tree_id)
-        turn = self.engine().start(tree, self.new_id(), lang)
+        return tree, self.engine().start(tree, self.new_id(), lang)
+
+    def _insert(
+        self, s: Session, owner: str, tree: Dilemma, turn: Turn, context: dict[str, str] | None
+    ) -> None:
+        """The new session's row, as one Core INSERT of a statement built once (an ORM
+        object through the unit of work showed in the profile of every `/ethics`). The
+        tree version is the one the session started on, so it finishes on it."""
         now = self.clock()
-        with self.db.tx() as s:
-            s.add(
-                SessionRow(
-                    id=turn.state.id,
-                    owner=owner,
-                    tree_id=tree.id,
-                    tree_version=tree.version,
-                    node=turn.state.node,
-                    state_version=turn.state.version,
-                    status="active",
-                    state=turn.state.to_json(),
-                    context=json.dumps(context) if context else None,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        return turn
+        s.execute(
+            _NEW,
+            {
+                "id": turn.state.id,
+                "owner": self.who(owner),
+                "tree_id": tree.id,
+                "tree_version": tree.version,
+                "node": turn.state.node,
+                "state_version": turn.state.version,
+                "status": "active",
+                "state": turn.state.to_json(),
+                "context": json.dumps(context) if context else None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
 
     def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
         owner = self.who(owner)
@@ -240,9 +332,61 @@ class ConsultationService:
         return self.engine().view(self._tree_for(state), state)
 
     def act(self, owner: str, session_id: str, action: Action) -> Turn:
-        """Apply one click or answer. Raises Refused('stale'|'not_yours'|'invalid'|'gone')."""
-        state = self._load(owner, session_id, action=action.kind)
-        tree = self._tree_for(state)
+        """Apply one click or answer. Raises Refused('stale'|'not_yours'|'invalid'|'gone').
+
+        One transaction reads the session, runs the engine step (microseconds), writes the
+        new state guarded by its version and, at an outcome, records its side effects (the
+        finished counter, the reflection follow-up): a click is one BEGIN/COMMIT, and an
+        outcome is never stored without its follow-up. A refusal writes nothing of the
+        click; it is audited after that transaction, in its own."""
+        who = self.who(owner)
+        refusal: tuple[str, str] | None = None  # (message key, audit reason)
+        with self.db.tx() as s:
+            row = s.execute(_LOAD, {"id": session_id}).first()
+            if row is None:
+                raise Refused("gone")
+            if row.owner != who:
+                refusal = ("not_yours", "not the owner")
+            else:
+                state = SessionState.from_json(row.state)
+                turn, invalid = self._step(s, state, action)
+                if invalid is not None:
+                    refusal = ("invalid", invalid)
+                else:
+                    done = s.execute(
+                        _SAVE,
+                        {
+                            "b_id": session_id,
+                            "expected": state.version,
+                            "b_node": turn.state.node,
+                            "b_state_version": turn.state.version,
+                            "b_status": turn.state.status,
+                            "b_state": turn.state.to_json(),
+                            "b_updated_at": self.clock(),
+                        },
+                    )
+                    if rowcount(done) != 1:  # another instance applied a click first
+                        raise Refused("stale", "concurrent update")
+                    if turn.state.status == "finished":
+                        counters.bump(s, "consultations-finished")
+                        for event in turn.events:
+                            if self.on_outcome is not None:
+                                # the platform identity, not the pseudonym: the hook needs
+                                # the platform and the address to come back to
+                                self.on_outcome(s, owner, turn.state, event)
+        if refusal is not None:
+            key, reason = refusal
+            self.refuse(owner, f"session.{action.kind}", f"session:{session_id}", reason)
+            raise Refused(key, reason)
+        return turn
+
+    def _step(self, s: Session, state: SessionState, action: Action) -> tuple[Turn, str | None]:
+        """The engine's answer to one action, on the tree version the session started on
+        (read through `s` if it is not cached); an invalid action comes back as its reason,
+        to be audited once the transaction is closed."""
+        tree = self.content.tree(state.tree_id, state.tree_version, s=s)
+        if tree is None:
+            raise Refused("gone", f"tree {state.tree_id} v{state.tree_version} is unknown")
         eng = self.engine()
         try:
             if action.kind == "choose":
@@ -260,30 +404,10 @@ class ConsultationService:
         except StaleAction as exc:
             raise Refused("stale", str(exc)) from None
         except InvalidAction as exc:
-            self.refuse(owner, f"session.{action.kind}", f"session:{session_id}", str(exc))
-            raise Refused("invalid", str(exc)) from None
+            return eng.view(tree, state), str(exc)
         except EngineError as exc:
             raise Refused("gone", str(exc)) from None
-        with self.db.tx() as s:
-            done = s.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session_id, SessionRow.state_version == state.version)
-                .values(
-                    node=turn.state.node,
-                    state_version=turn.state.version,
-                    status=turn.state.status,
-                    state=turn.state.to_json(),
-                    updated_at=self.clock(),
-                )
-            )
-            if rowcount(done) != 1:  # another instance applied a click first
-                raise Refused("stale", "concurrent update")
-            if turn.state.status == "finished":
-                counters.bump(s, "consultations-finished")
-                for event in turn.events:
-                    if self.on_outcome is not None:
-                        self.on_outcome(s, owner, turn.state, event)
-        return turn
+        return turn, None
 
     def record(self, owner: str, session_id: str) -> DecisionRecord:
         state = self._load(owner, session_id, action="record")
@@ -340,19 +464,14 @@ class ConsultationService:
 
     def set_lang(self, owner: str, lang: str, *, chosen: bool = True) -> None:
         """Store a language: a user's choice always wins over a looked-up locale."""
-        owner = self.who(owner)
-        now = self.clock()
         with self.db.tx() as s:
-            stmt = insert(s)(UserPrefRow).values(
-                owner=owner, lang=lang, chosen=chosen, updated_at=now
-            )
-            if chosen:
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["owner"], set_={"lang": lang, "chosen": True, "updated_at": now}
-                )
-            else:
-                stmt = stmt.on_conflict_do_nothing()
-            s.execute(stmt)
+            self._store_lang(s, self.who(owner), lang, chosen=chosen)
+
+    def _store_lang(self, s: Session, pseudonym: str, lang: str, *, chosen: bool) -> None:
+        s.execute(
+            _pref_upsert(s, chosen),
+            {"p_owner": pseudonym, "p_lang": lang, "p_chosen": chosen, "p_at": self.clock()},
+        )
 
     def first_delivery(self, key: str) -> bool:
         """True the first time `key` is seen (Slack event retries carry the same event id),

@@ -392,3 +392,96 @@ async def test_an_unsigned_body_is_refused_before_anything_reads_it(bot: SlackBo
         assert r.status == 401 and r.body == ""
     r = await bot.post(malformed, signed_headers(malformed))
     assert r.status == 400 and "error" in r.json()
+
+
+class _SessionTransactions:
+    """The bot's database transactions that touch consultations or language preferences,
+    each as the list of its statements (timers and the outbox worker run beside the request
+    and are left out): what one command or click costs the database."""
+
+    def __init__(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        self.engine = engine
+        self.open: dict[int, list[str]] = {}
+        self.done: list[list[str]] = []
+        self._event = event
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "before_cursor_execute", self._stmt)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+
+    def _begin(self, conn: Any) -> None:
+        self.open[id(conn)] = []
+
+    def _stmt(self, conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        self.open.setdefault(id(conn), []).append(statement)
+
+    def _end(self, conn: Any) -> None:
+        stmts = self.open.pop(id(conn), [])
+        if any(" sessions" in s or "user_prefs" in s for s in stmts):
+            self.done.append(stmts)
+
+    def take(self) -> list[list[str]]:
+        out, self.done = self.done, []
+        return out
+
+    def close(self) -> None:
+        for name, fn in (
+            ("begin", self._begin),
+            ("before_cursor_execute", self._stmt),
+            ("commit", self._end),
+            ("rollback", self._end),
+        ):
+            self._event.remove(self.engine, name, fn)
+
+
+async def test_a_step_is_one_transaction_and_a_first_contact_two(
+    fake: FakeSlack, db_url: str
+) -> None:
+    """A click reads its session, applies the step and writes it (with an outcome's follow-up)
+    in one transaction; a returning person's `/ethics <topic>` reads their language in the
+    transaction that writes the session; a first contact looks up the locale once and stores
+    it with the session."""
+    # no timers or outbox worker in this instance: nothing else uses the database meanwhile
+    bot = await start_bot(db_url, fake, ETHICSBOT_DISPATCHER="0")
+    await asyncio.sleep(0.2)  # start-up's own transactions are over
+    txs = _SessionTransactions(bot.services.db.engine)
+    try:
+        await bot.command("mini", user="UNEW")
+        view = (await fake.wait_for("views.open"))[0].args["view"]
+        await eventually(lambda: len(txs.done) >= 2)
+        first = txs.take()
+        assert len(first) == 2, first  # the stored-language read, then language + session
+        assert any("INSERT INTO user_prefs" in s for s in first[1])
+        assert any("INSERT INTO sessions" in s for s in first[1])
+        assert len(fake.of("users.info")) == 1
+
+        await bot.click(f"{A.CHOOSE}:0", buttons(view)[f"{A.CHOOSE}:0"], user="UNEW")
+        (upd,) = await fake.wait_for("views.update")
+        assert "Step 2 of 4" in _texts(upd.args["view"])
+        (click,) = txs.take()
+        assert any(s.lstrip().startswith("SELECT") for s in click)
+        assert any(s.lstrip().startswith("UPDATE sessions") for s in click)
+
+        await bot.command("mini", user="UNEW")
+        await fake.wait_for("views.open", count=2)
+        await eventually(lambda: len(txs.done) >= 1)
+        (again,) = txs.take()
+        assert any("user_prefs" in s for s in again)
+        assert any("INSERT INTO sessions" in s for s in again)
+        assert len(fake.of("users.info")) == 1  # the locale was kept
+    finally:
+        txs.close()
+        await bot.stop()
+
+
+
+async def test_a_command_that_mentions_payload_is_answered(bot: SlackBot, fake: FakeSlack) -> None:
+    """The body is parsed once, by us, as Slack sent it: a command whose text contains the
+    word "payload" is a command (bolt's own parser took any such form body for an
+    interaction, found no payload field and dispatched nothing: the person got an error)."""
+    r = await bot.command("a customer asked for the payload of our API")
+    assert r.status == 200
+    (opened,) = await fake.wait_for("views.open")
+    assert opened.args["view"]["type"] == "modal"

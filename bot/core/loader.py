@@ -340,8 +340,18 @@ def read_files(paths: Iterable[FsPath]) -> list[Loaded]:
 def check_all(
     loaded: list[Loaded], *, clauses: set[str] | None, known_trees: set[str] | None = None
 ) -> list[Problem]:
-    """Lint a set of files together: adds duplicate tree ids and cross-tree handoffs."""
-    return cross_check([check_one(x) for x in loaded], clauses=clauses, known_trees=known_trees)
+    """Lint a set of files together: adds duplicate tree ids and cross-tree handoffs. The
+    cyclic collector is paused as in `parse_trees`: linting a thousand trees allocates
+    enough to trigger it over and over, and each pass rescans every live parsed tree (an
+    in-process content reload went from 0.78 to 2.66 s without the pause)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        checked = [check_one(x) for x in loaded]
+        return cross_check(checked, clauses=clauses, known_trees=known_trees)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def cross_check(

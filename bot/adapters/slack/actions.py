@@ -74,6 +74,13 @@ class Click(BaseModel):
             return None
 
 
+def click_value(session: str, node: str, version: int, option: int = -1) -> str:
+    """`Click(...).encode()` without the model's validation, for values we build from our own
+    session ids and tree node ids on every render; `Click.decode` still checks every value
+    that comes back."""
+    return f"{session}|{node}|{version}|{option}"
+
+
 def session_id(raw: object) -> str | None:
     return raw if isinstance(raw, str) and _SESSION.match(raw) else None
 

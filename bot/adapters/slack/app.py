@@ -60,8 +60,16 @@ class _QuietTokenWarning(logging.Filter):
 
 
 def build_slack_app(
-    services: Services, client: AsyncWebClient, deferred: Deferred | None = None
+    services: Services,
+    client: AsyncWebClient,
+    deferred: Deferred | None = None,
+    *,
+    verified_upstream: bool = False,
 ) -> AsyncApp:
+    """The bolt app with every listener. `verified_upstream` is for a caller that checked
+    Slack's signature itself before dispatching (POST /slack/events does, over the raw bytes,
+    before anything parses them): bolt's own check would then be the same HMAC a second time
+    on every request, so it is switched off there, and only there."""
     settings = services.settings
     bolt_log = logging.getLogger("slack_bolt.AsyncApp")
     if not any(isinstance(f, _QuietTokenWarning) for f in bolt_log.filters):
@@ -72,6 +80,7 @@ def build_slack_app(
         process_before_response=True,  # ack is immediate anyway; avoids bolt's 10 ms ack polling
         ignoring_self_events_enabled=True,
         url_verification_enabled=True,
+        request_verification_enabled=not verified_upstream,
     )
     app.error(_on_error)
     deferred = deferred or Deferred()

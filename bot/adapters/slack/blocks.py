@@ -1,9 +1,14 @@
 """Pure Block Kit builders: engine replies and service summaries -> Slack view/message dicts.
 
 Built with slack_sdk's Block Kit models, whose `to_dict()` enforces the per-field limits;
-what they do not count (blocks per view or message) is checked here. Every string that did
-not come from our own code is escaped for mrkdwn or placed in plain_text, so a `<!channel>`
-typed by a user can never ping anyone.
+what they do not count (blocks per view or message) is checked here. The walk modal, built
+on every click and command, is written once over a small "kit" of block makers with two
+implementations: `MODELS` (slack_sdk's models, the reference) and `DICTS` (plain dicts that
+clip to the same limits, used on the hot path, because the models' reflective validation was
+the largest share of our own CPU per step in the bench profile). tests/test_blocks_dicts.py
+requires both kits to give the identical view for every node kind, in en and zh. Every
+string that did not come from our own code is escaped for mrkdwn or placed in plain_text,
+so a `<!channel>` typed by a user can never ping anyone.
 """
 
 from __future__ import annotations
@@ -87,8 +92,8 @@ def _button(text: str, action_id: str, value: str = "", style: str | None = None
     )
 
 
-def _dicts(blocks: Iterable[Block], limit: int) -> list[dict[str, Any]]:
-    out = [b.to_dict() for b in blocks]
+def _dicts(blocks: Iterable[Block | dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    out = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
     if len(out) > limit:
         raise ValueError(f"{len(out)} blocks, more than Slack's {limit}")
     return out
@@ -96,7 +101,7 @@ def _dicts(blocks: Iterable[Block], limit: int) -> list[dict[str, Any]]:
 
 def _modal(
     title: str,
-    blocks: Sequence[Block],
+    blocks: Sequence[Block | dict[str, Any]],
     *,
     callback_id: str,
     lang: str,
@@ -110,39 +115,148 @@ def _modal(
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": callback_id,
-        "title": PlainTextObject(text=_clip(title, 24)).to_dict(),
-        "close": PlainTextObject(text="关闭" if lang == "zh" else "Close").to_dict(),
+        "title": _plain(title, 24),
+        "close": _plain("关闭" if lang == "zh" else "Close", 75),
         "blocks": _dicts(blocks, MAX_VIEW_BLOCKS),
     }
     if submit:
-        view["submit"] = PlainTextObject(text=_clip(submit, 24)).to_dict()
+        view["submit"] = _plain(submit, 24)
     if metadata:
         view["private_metadata"] = metadata
     return view
 
 
+# -- the two kits: slack_sdk models (reference) and plain dicts (hot path) ------------------
+
+Kit = dict[str, Any]
+
+
+def _plain(text: str, limit: int) -> Kit:
+    """A plain_text object as PlainTextObject(text=...).to_dict() gives it, clipped; the
+    models refuse empty text, so this does too (a tree's text is never empty)."""
+    if not text:
+        raise ValueError("empty plain_text")
+    return {"text": _clip(text, limit), "type": "plain_text"}
+
+
+class ModelKit:
+    """slack_sdk's Block Kit models: the reference the dict kit is checked against."""
+
+    def md(self, text: str) -> Any:
+        return _md(text)
+
+    def section(self, text: str, accessory: Any = None) -> Any:
+        return _section(text, accessory)
+
+    def button(self, text: str, action_id: str, value: str = "", style: str | None = None) -> Any:
+        return _button(text, action_id, value, style)
+
+    def header(self, text: str) -> Any:
+        return HeaderBlock(text=PlainTextObject(text=_clip(text, 150)))
+
+    def context(self, text: str) -> Any:
+        return ContextBlock(elements=[_md(text)])
+
+    def divider(self) -> Any:
+        return DividerBlock()
+
+    def actions(self, elements: list[Any]) -> Any:
+        return ActionsBlock(elements=elements)
+
+    def text_input(self, prompt: str, optional: bool, max_length: int | None) -> Any:
+        return InputBlock(
+            block_id=A.ANSWER_BLOCK,
+            label=PlainTextObject(text=_clip(prompt, 2000)),
+            optional=optional,
+            element=PlainTextInputElement(
+                action_id=A.ANSWER_INPUT, multiline=True, max_length=max_length
+            ),
+        )
+
+
+class DictKit(ModelKit):
+    """The same blocks as plain dicts, with the limits the models enforce applied here:
+    text clipped like `_clip` does for the models; ids and values are ours by construction
+    (fixed action ids, a button value under 120 characters), so they are checked, not
+    clipped."""
+
+    def md(self, text: str) -> Kit:
+        if not text:
+            raise ValueError("empty mrkdwn")
+        return {"text": _clip(text, SECTION_LIMIT), "type": "mrkdwn"}
+
+    def section(self, text: str, accessory: Any = None) -> Kit:
+        out: Kit = {"text": self.md(text), "type": "section"}
+        if accessory is not None:
+            out["accessory"] = accessory
+        return out
+
+    def button(self, text: str, action_id: str, value: str = "", style: str | None = None) -> Kit:
+        if not action_id or len(action_id) > 255 or len(value) > 2000:
+            raise ValueError("button action_id or value over Slack's limit")
+        if style not in (None, "primary", "danger"):
+            raise ValueError(f"button style {style!r}")
+        out: Kit = {"action_id": action_id, "text": _plain(text, 75), "type": "button"}
+        if style:
+            out["style"] = style
+        if value:
+            out["value"] = value
+        return out
+
+    def header(self, text: str) -> Kit:
+        return {"text": _plain(text, 150), "type": "header"}
+
+    def context(self, text: str) -> Kit:
+        return {"elements": [self.md(text)], "type": "context"}
+
+    def divider(self) -> Kit:
+        return {"type": "divider"}
+
+    def actions(self, elements: list[Any]) -> Kit:
+        if not 0 < len(elements) <= 25:
+            raise ValueError(f"{len(elements)} elements in an actions block")
+        return {"elements": elements, "type": "actions"}
+
+    def text_input(self, prompt: str, optional: bool, max_length: int | None) -> Kit:
+        element: Kit = {"action_id": A.ANSWER_INPUT, "multiline": True}
+        if max_length is not None:
+            if not 0 < max_length <= 3000:
+                raise ValueError(f"max_length {max_length}")
+            element["max_length"] = max_length
+        element["type"] = "plain_text_input"
+        return {
+            "block_id": A.ANSWER_BLOCK,
+            "element": element,
+            "label": _plain(prompt, 2000),
+            "optional": optional,
+            "type": "input",
+        }
+
+
+MODELS = ModelKit()
+DICTS = DictKit()
+
+
 # -- consultation ----------------------------------------------------------------------------
 
 
-def outcome_blocks(o: OutcomeReply, lang: str) -> list[Block]:
+def outcome_blocks(o: OutcomeReply, lang: str, kit: ModelKit = MODELS) -> list[Any]:
     icon = SEVERITY_ICON.get(o.severity, "")
-    blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=_clip(o.headline, 150))),
-        ContextBlock(
-            elements=[_md(f"{icon} {msg('severity', lang)}: *{msg('sev_' + o.severity, lang)}*")]
-        ),
-        _section(f"*{msg('advice', lang)}*\n{escape(o.advice)}"),
+    blocks: list[Any] = [
+        kit.header(o.headline),
+        kit.context(f"{icon} {msg('severity', lang)}: *{msg('sev_' + o.severity, lang)}*"),
+        kit.section(f"*{msg('advice', lang)}*\n{escape(o.advice)}"),
     ]
     if o.cites:
         lines = "\n".join(f"• *{c.id}* {escape(c.title)} — _{escape(c.source)}_" for c in o.cites)
-        blocks.append(_section(f"*{msg('cites', lang)}*\n{lines}"))
+        blocks.append(kit.section(f"*{msg('cites', lang)}*\n{lines}"))
     if o.reflect:
         lines = "\n".join(f"• {escape(r)}" for r in o.reflect)
-        blocks.append(_section(f"*{msg('reflect', lang)}*\n{lines}"))
+        blocks.append(kit.section(f"*{msg('reflect', lang)}*\n{lines}"))
     if o.escalation == "required":
-        blocks.append(_section(f":rotating_light: *{msg('escalation_required', lang)}*"))
+        blocks.append(kit.section(f":rotating_light: *{msg('escalation_required', lang)}*"))
     elif o.escalation == "offered":
-        blocks.append(_section(f":information_source: {msg('escalation_offered', lang)}"))
+        blocks.append(kit.section(f":information_source: {msg('escalation_offered', lang)}"))
     return blocks
 
 
@@ -153,64 +267,55 @@ def walk_view(
     *,
     handoff_title: str | None = None,
     notice: str = "",
+    kit: ModelKit = DICTS,
 ) -> dict[str, Any]:
-    """The modal for the current node of a consultation (one node per view)."""
-    blocks: list[Block] = []
+    """The modal for the current node of a consultation (one node per view); `kit=MODELS`
+    builds the same view through slack_sdk's models (the reference the tests compare)."""
+    blocks: list[Any] = []
     if notice:
-        blocks.append(ContextBlock(elements=[_md(f":warning: {escape(notice)}")]))
+        blocks.append(kit.context(f":warning: {escape(notice)}"))
     submit: str | None = None
     metadata = ""
-    controls: list[ButtonElement] = []
+    controls: list[Any] = []
     for r in replies:
         if isinstance(r, StepHeader):
-            blocks.append(HeaderBlock(text=PlainTextObject(text=_clip(r.title, 150))))
-            blocks.append(ContextBlock(elements=[_md(f"_{escape(r.guidance)}_")]))
+            blocks.append(kit.header(r.title))
+            blocks.append(kit.context(f"_{escape(r.guidance)}_"))
         elif isinstance(r, Say):
-            blocks.append(_section(escape(r.text)))
+            blocks.append(kit.section(escape(r.text)))
         elif isinstance(r, Weigh):
-            blocks.append(DividerBlock())
+            blocks.append(kit.divider())
             lenses = "\n".join(f"• *{escape(n)}*: {escape(t)}" for n, t in r.lenses)
-            blocks.append(_section(f"*{msg('weigh', lang)}*\n{lenses}"))
-            blocks.append(DividerBlock())
+            blocks.append(kit.section(f"*{msg('weigh', lang)}*\n{lenses}"))
+            blocks.append(kit.divider())
         elif isinstance(r, Ask):
+            choose = "选择" if lang == "zh" else "Choose"
             for i, label in r.options:
-                click = A.Click(session=session_id, node=r.node, version=r.version, option=i)
+                value = A.click_value(session_id, r.node, r.version, i)
                 blocks.append(
-                    _section(
-                        f"{i + 1}. {escape(label)}",
-                        _button(
-                            "选择" if lang == "zh" else "Choose", f"{A.CHOOSE}:{i}", click.encode()
-                        ),
+                    kit.section(
+                        f"{i + 1}. {escape(label)}", kit.button(choose, f"{A.CHOOSE}:{i}", value)
                     )
                 )
-            controls = _controls(session_id, r.node, r.version, r.can_back, lang)
+            controls = _controls(session_id, r.node, r.version, r.can_back, lang, kit)
         elif isinstance(r, AskText):
-            blocks.append(
-                InputBlock(
-                    block_id=A.ANSWER_BLOCK,
-                    label=PlainTextObject(text=_clip(r.prompt, 2000)),
-                    optional=r.optional,
-                    element=PlainTextInputElement(
-                        action_id=A.ANSWER_INPUT, multiline=True, max_length=r.max_length
-                    ),
-                )
-            )
+            blocks.append(kit.text_input(r.prompt, r.optional, r.max_length))
             submit = msg("submit", lang)
-            metadata = A.Click(session=session_id, node=r.node, version=r.version).encode()
-            controls = _controls(session_id, r.node, r.version, r.can_back, lang)
+            metadata = A.click_value(session_id, r.node, r.version)
+            controls = _controls(session_id, r.node, r.version, r.can_back, lang, kit)
         elif isinstance(r, Continue):
-            click = A.Click(session=session_id, node=r.node, version=r.version)
+            value = A.click_value(session_id, r.node, r.version)
             controls = [
-                _button(msg("continue", lang), A.CONTINUE, click.encode(), "primary"),
-                *_controls(session_id, r.node, r.version, r.can_back, lang),
+                kit.button(msg("continue", lang), A.CONTINUE, value, "primary"),
+                *_controls(session_id, r.node, r.version, r.can_back, lang, kit),
             ]
         elif isinstance(r, OutcomeReply):
-            blocks.extend(outcome_blocks(r, lang))
-            controls = [_button(msg("send_record", lang), A.RECORD_DM, session_id, "primary")]
+            blocks.extend(outcome_blocks(r, lang, kit))
+            controls = [kit.button(msg("send_record", lang), A.RECORD_DM, session_id, "primary")]
             if r.escalation in ("offered", "required"):
                 controls.insert(
                     0,
-                    _button(
+                    kit.button(
                         msg("report_button", lang),
                         A.REPORT,
                         session_id,
@@ -219,10 +324,10 @@ def walk_view(
                 )
             if r.handoff and handoff_title:
                 controls.append(
-                    _button(msg("handoff", lang, title=handoff_title), A.START, r.handoff)
+                    kit.button(msg("handoff", lang, title=handoff_title), A.START, r.handoff)
                 )
     if controls:
-        blocks.append(ActionsBlock(elements=controls))
+        blocks.append(kit.actions(controls))
     return _modal(
         msg("app_name", lang),
         blocks,
@@ -234,11 +339,11 @@ def walk_view(
 
 
 def _controls(
-    session_id: str, node: str, version: int, can_back: bool, lang: str
-) -> list[ButtonElement]:
-    click = A.Click(session=session_id, node=node, version=version).encode()
-    out = [_button(msg("back", lang), A.BACK, click)] if can_back else []
-    out.append(_button(msg("save_exit", lang), A.SAVE, click))
+    session_id: str, node: str, version: int, can_back: bool, lang: str, kit: ModelKit
+) -> list[Any]:
+    value = A.click_value(session_id, node, version)
+    out = [kit.button(msg("back", lang), A.BACK, value)] if can_back else []
+    out.append(kit.button(msg("save_exit", lang), A.SAVE, value))
     return out
 
 
@@ -360,7 +465,7 @@ def notice_view(text: str, lang: str) -> dict[str, Any]:
 
 def record_blocks(rec: DecisionRecord, lang: str, note: str = "") -> list[dict[str, Any]]:
     """The decision record as message blocks (DM) — at most 50 blocks."""
-    blocks: list[Block] = [
+    blocks: list[Any] = [
         HeaderBlock(
             text=PlainTextObject(text=_clip(f"{msg('record_title', lang)}: {rec.title}", 150))
         ),

@@ -67,16 +67,20 @@ class SlackConsultations:
         lang = await self.call(self.service.lang_of, owner)
         if lang:
             return str(lang)
-        _, user = _ids(body)
-        lang = "en"
-        try:
-            info = await client.users_info(user=user, include_locale=True)
-            locale = str((info.get("user") or {}).get("locale") or "")
-            lang = "zh" if locale.lower().startswith("zh") else "en"
-        except SlackApiError as exc:
-            log.info("no locale for user (HTTP %s); using English", exc.response.status_code)
+        lang = await self.locale(client, body)
         await self.call(self.service.set_lang, owner, lang, chosen=False)
         return lang
+
+    async def locale(self, client: AsyncWebClient, body: Body) -> str:
+        """The language of the user's Slack locale (users.info), English when unknown."""
+        _, user = _ids(body)
+        try:
+            info = await client.users_info(user=user, include_locale=True)
+        except SlackApiError as exc:
+            log.info("no locale for user (HTTP %s); using English", exc.response.status_code)
+            return "en"
+        locale = str((info.get("user") or {}).get("locale") or "")
+        return "zh" if locale.lower().startswith("zh") else "en"
 
     def with_contact(self, text: str, lang: str) -> str:
         return f"{text}\n{msg('contact', lang, contact=self.contact)}" if self.contact else text
@@ -152,16 +156,23 @@ class SlackConsultations:
         if words and words[0] in self.subcommands:
             await self.subcommands[words[0]](body, client)
             return
-        lang = await self.lang(client, body)
-        if not words:
-            await self.picker(client, body, lang)
-            return
         query = " ".join(words)
-        tree_id = await self.call(self.service.find_tree, query)
-        if tree_id is None:  # not an id or topic word: a description in their own words
-            await self.describe(client, body, lang, query, command=True)
+        # in memory, microseconds: not worth a hop to a thread and back
+        tree_id = self.service.find_tree(query) if words else None
+        if tree_id is None:
+            lang = await self.lang(client, body)
+            if not words:
+                await self.picker(client, body, lang)
+            else:  # not an id or topic word: a description in their own words
+                await self.describe(client, body, lang, query, command=True)
             return
-        turn = await self.call(self.service.start, owner_of(body), tree_id, lang)
+        # the hot path: the stored language is read in the transaction that writes the
+        # session; only a first contact looks up the locale, stored with the session
+        owner = owner_of(body)
+        turn = await self.call(self.service.start_known, owner, tree_id)
+        if turn is None:
+            lang = await self.locale(client, body)
+            turn = await self.call(self.service.start, owner, tree_id, lang, remember_lang=True)
         await self.show(client, body, self.walk(turn))
 
     async def describe(

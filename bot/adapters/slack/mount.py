@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -53,11 +54,16 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
         raw = body.decode("utf-8")
     except UnicodeDecodeError:
         return web.json_response({"error": "body is not UTF-8"}, status=400)
-    issue = _payload_problem(request.content_type, raw)
+    data, issue = _parse(request.content_type, raw)
     if issue is not None:
         return web.json_response({"error": issue}, status=400)
     bolt = request.app[SLACK_APP]
-    bolt_request = await to_bolt_request(request)
+    # the body parsed once, here: bolt takes a parsed body only in its "socket_mode" request
+    # mode, whose one other effect is to skip a signature check we made above and switched
+    # off in bolt (build_slack_app(verified_upstream=True)); nothing here runs lazily
+    bolt_request = AsyncBoltRequest(
+        body=data, query=request.query_string, headers=dict(request.headers), mode="socket_mode"
+    )
     response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
 
@@ -74,21 +80,26 @@ def _signed(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]
         return False
 
 
-def _payload_problem(content_type: str, raw: str) -> str | None:
-    """Why a body cannot be handled (not JSON, or missing what listeners rely on), or None."""
+def _parse(content_type: str, raw: str) -> tuple[dict[str, object], str | None]:
+    """The body as bolt would parse it, and why it cannot be handled (not JSON, or missing
+    what listeners rely on), or None."""
     try:
-        if content_type == "application/json":
+        if content_type == "application/json" or raw.startswith("{"):
             data = json.loads(raw or "null")
-            return "body is not a JSON object" if not isinstance(data, dict) else problem(data)
+            if not isinstance(data, dict):
+                return {}, "body is not a JSON object"
+            return data, problem(data)
         form = dict(parse_qsl(raw, keep_blank_values=True))
         if "payload" in form:
             data = json.loads(form["payload"])
-            return "payload is not a JSON object" if not isinstance(data, dict) else problem(data)
+            if not isinstance(data, dict):
+                return {}, "payload is not a JSON object"
+            return data, problem(data)
         if "command" in form:
-            return problem(form, command=True)
+            return dict(form), problem(form, command=True)
+        return dict(form), None
     except ValueError:
-        return "payload is not valid JSON"
-    return None
+        return {}, "payload is not valid JSON"
 
 
 def mount(app: web.Application, services: Services) -> None:
@@ -100,7 +111,8 @@ def mount(app: web.Application, services: Services) -> None:
         app[HTTP] = aiohttp.ClientSession()
         client = make_client(settings.slack_bot_token, settings.slack_api_url, app[HTTP])
         app[DEFERRED] = Deferred(limit=settings.max_backlog)
-        app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED])
+        # every request reaching bolt was verified by slack_events first
+        app[SLACK_APP] = build_slack_app(services, client, app[DEFERRED], verified_upstream=True)
         app[STOP] = asyncio.Event()
         app[TASKS] = []
         if settings.dispatcher:
