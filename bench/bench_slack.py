@@ -262,21 +262,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads) and of its live children (the workers of
-    `serve --workers N`), from /proc."""
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """utime + stime of a process (all its threads), from /proc; with `children`, plus its
+    live children's (the workers of `serve --workers N`)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         own = (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, IndexError, ValueError):
         return float("nan")
+    if not children:
+        return own
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             kids = [int(x) for x in f.read().split()]
     except (OSError, ValueError):
         kids = []
-    return own + sum(c for c in (cpu_seconds(k) for k in kids) if c == c)
+    return own + sum(c for c in (cpu_seconds(k, True) for k in kids) if c == c)
 
 
 def system_busy_seconds() -> float:
@@ -559,7 +561,7 @@ class Bench:
         return [(m, float(at), key) for m, at, key in data["calls"]]
 
     def cpu_now(self) -> dict[str, float]:
-        out = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        out = {name: cpu_seconds(pid, children=name == "ours") for name, pid in self.pids.items()}
         out["machine"] = system_busy_seconds()
         return out
 
