@@ -4,6 +4,10 @@
     python scripts/teams_send.py say confidentiality  # type in the personal chat
     python scripts/teams_send.py click 3              # press button [3] of the last card
     python scripts/teams_send.py click 1 --input "what I would say"   # with a typed answer
+    python scripts/teams_send.py click 1 --set mode=anonymous --set passphrase=...  # any input
+    python scripts/teams_send.py --channel 19:desk@thread.tacv2 install   # add to a channel
+    python scripts/teams_send.py --channel 19:desk@thread.tacv2 last      # its latest card
+    python scripts/teams_send.py --channel 19:desk@thread.tacv2 --user officer-1 click 1
 
 Prints each card as text with its buttons numbered; the last card is kept in
 `.teams_last_card.json` (current directory) so `click` knows what was shown. Needs
@@ -48,8 +52,11 @@ def card_text(card: dict[str, Any]) -> str:
             lines.extend(f"  {f['title']}: {f['value']}" for f in node.get("facts", []))
         elif kind == "Input.Text":
             lines.append(
-                f"  [type with --input] {node.get('label') or node.get('placeholder', '')}"
+                f"  [--set {node.get('id')}=…] {node.get('label') or node.get('placeholder', '')}"
             )
+        elif kind == "Input.ChoiceSet":
+            choices = "|".join(str(c.get("value")) for c in node.get("choices", []))
+            lines.append(f"  [--set {node.get('id')}={choices}] {node.get('label', '')}")
         elif kind == "Action.Execute":
             return
         for key in ("items", "columns", "body"):
@@ -63,10 +70,26 @@ def card_text(card: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     service_url = args.connector.rstrip("/") + "/"
-    common = {"aad": args.user, "locale": args.locale}
+    common: dict[str, Any] = {"aad": args.user, "locale": args.locale}
+    if args.channel:
+        common.update(conversation=args.channel, conversation_type="channel")
     async with aiohttp.ClientSession() as http:
         async with http.get(service_url + "_posted") as r:
-            before = len(await r.json())
+            posted = await r.json()
+            before = len(posted)
+        if args.command == "last":  # the bot's latest card in that conversation (a desk card)
+            where = args.channel or f"a:personal-{args.user}"
+            cards = [
+                p["body"]["attachments"][0]["content"]
+                for p in posted
+                if p.get("conversation") == where and (p.get("body") or {}).get("attachments")
+            ]
+            if not cards:
+                print(f"(no card posted to {where} yet)")
+                return 1
+            STATE.write_text(json.dumps(cards[-1], ensure_ascii=False), "utf-8")
+            print(card_text(cards[-1]))
+            return 0
         if args.command == "install":
             body = installed(service_url, **common)
         elif args.command == "say":
@@ -79,6 +102,9 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"no button [{n}] on the last card ({len(found)} buttons)")
                 return 1
             inputs = {"answer": args.input, "describe": args.input} if args.input else {}
+            for pair in args.set:
+                key, _, value = pair.partition("=")
+                inputs[key] = value
             body = click(service_url, found[n - 1], inputs, **common)
         body["id"] = f"local:{uuid.uuid4().hex}"
         async with http.post(args.bot.rstrip("/") + "/api/messages", json=body) as r:
@@ -109,11 +135,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["install", "say", "click"])
+    parser.add_argument("command", choices=["install", "say", "click", "last"])
     parser.add_argument("words", nargs="*")
     parser.add_argument("--input", default="", help="text typed into the card's box")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="ID=VALUE",
+        help="fill the card's input ID (a text box or a choice), repeatable",
+    )  # fmt: skip
     parser.add_argument("--bot", default="http://127.0.0.1:3000")
     parser.add_argument("--connector", default="http://127.0.0.1:3978")
     parser.add_argument("--user", default="aad-local-user")
+    parser.add_argument("--channel", default="", help="a channel id (else the personal chat)")
     parser.add_argument("--locale", default="en-US")
     sys.exit(asyncio.run(run(parser.parse_args())))
