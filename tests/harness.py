@@ -112,6 +112,18 @@ def put_back(services: Services, kind: str) -> bool:
         return bool(s.execute(text(sql), {"k": kind}).scalar())
 
 
+def drained(services: Services) -> bool:
+    """Whether every outbox row is delivered (none pending). A test that jumps the fake clock
+    by days must wait for this first: a delivery still in flight at the jump finds its lease
+    expired in the new time, and the other instance takes the row over mid-delivery, which a
+    real clock never does."""
+    from sqlalchemy import text
+
+    with services.db.read() as s:
+        sql = "SELECT count(*) FROM outbox WHERE status = 'pending'"
+        return not s.execute(text(sql)).scalar()
+
+
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until `check()` holds (work after Slack's ack runs as a background task)."""
     import asyncio

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from tests.conftest import settings_env
 from tests.fakes.signing import command_body, interactive_body
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import eventually, start_bot
+from tests.harness import drained, eventually, start_bot
 from tests.test_cases import FAST, FakeClock
 
 SHANGHAI_MON_0900 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
@@ -92,6 +92,9 @@ async def test_three_weeks_of_rotation_on_two_instances(fake: FakeSlack, db_url:
             for bot in (b, a, b):
                 bot.services.exercises.tick()
             await eventually(lambda w=week: len(reveals(fake)) == w + 1)
+            # the reveal's chart is uploaded after the reveal: let it finish before the
+            # clock jumps a week (see tests.harness.drained)
+            await eventually(lambda: drained(a.services), timeout=20)
 
         # every post is closed (an update may be repeated when a lease runs out; it is idempotent)
         def all_closed() -> bool:
