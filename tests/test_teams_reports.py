@@ -183,9 +183,9 @@ async def test_the_monthly_report_waits_for_the_teams_desk_and_fits_in_zh(db_url
         await fake.stop()
 
 
-async def test_the_teams_reveal_carries_the_answer_chart_from_five_answers(
-    world: tuple[TeamsBot, FakeClock],
-) -> None:
+async def reveal_after(world: tuple[TeamsBot, FakeClock], options: str) -> dict[str, Any]:
+    """A weekly exercise posted, answered by one colleague per option, and revealed: the
+    reveal's card in the post's thread."""
     from tests.test_exercises import SHANGHAI_MON_0900
 
     bot, clock = world
@@ -195,18 +195,24 @@ async def test_the_teams_reveal_carries_the_answer_chart_from_five_answers(
     bot.services.signals.notify()
     await eventually(lambda: len(channel_posts(bot)) == 1)
     posted = channel_posts(bot)[0]
-    for i, option in enumerate("bbbac"):
+    for i, option in enumerate(options):
         await answer(bot, posted.card, option, f"aad-staff-{i}", f"2026-12-07T01:0{i}:00Z")
     clock.now = SHANGHAI_MON_0900 + timedelta(days=4, hours=7, seconds=30)
     bot.services.exercises.tick()
     bot.services.signals.notify()
     activity = posted_id(bot)
-    await eventually(
-        lambda: any(p.method == "POST" and p.activity_id == activity for p in bot.fake.posted)
-    )
-    reveal = next(
-        p for p in bot.fake.posted if p.method == "POST" and p.activity_id == activity
-    ).card
+
+    def in_thread() -> list[Posted]:
+        return [p for p in bot.fake.posted if p.method == "POST" and p.activity_id == activity]
+
+    await eventually(lambda: bool(in_thread()))
+    return in_thread()[0].card
+
+
+async def test_the_teams_reveal_carries_the_answer_chart_from_five_answers(
+    world: tuple[TeamsBot, FakeClock],
+) -> None:
+    reveal = await reveal_after(world, "bbbac")
     check_card(reveal, "reveal with chart")
     (img,) = images(reveal)
     assert decoded(img, "teams-reveal-zh.png").startswith(PNG)
@@ -216,27 +222,7 @@ async def test_the_teams_reveal_carries_the_answer_chart_from_five_answers(
 
 
 async def test_no_chart_under_five_answers(world: tuple[TeamsBot, FakeClock]) -> None:
-    from tests.test_exercises import SHANGHAI_MON_0900
-
-    bot, clock = world
-    await command(bot, "exercise weekly mon 09:00 fri 16:00 Asia/Shanghai")
-    clock.now = SHANGHAI_MON_0900 + timedelta(seconds=30)
-    bot.services.exercises.tick()
-    bot.services.signals.notify()
-    await eventually(lambda: len(channel_posts(bot)) == 1)
-    posted = channel_posts(bot)[0]
-    for i, option in enumerate("bba"):
-        await answer(bot, posted.card, option, f"aad-staff-{i}", f"2026-12-07T01:0{i}:00Z")
-    clock.now = SHANGHAI_MON_0900 + timedelta(days=4, hours=7, seconds=30)
-    bot.services.exercises.tick()
-    bot.services.signals.notify()
-    activity = posted_id(bot)
-    await eventually(
-        lambda: any(p.method == "POST" and p.activity_id == activity for p in bot.fake.posted)
-    )
-    reveal = next(
-        p for p in bot.fake.posted if p.method == "POST" and p.activity_id == activity
-    ).card
+    reveal = await reveal_after(world, "bba")
     check_card(reveal, "reveal without chart")
     assert images(reveal) == [] and "少于 5 人" in json.dumps(reveal, ensure_ascii=False)
 
