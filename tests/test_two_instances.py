@@ -29,6 +29,7 @@ from tests.test_exercises import answer_click, posts
 pytestmark = pytest.mark.skipif(not PG_OK, reason="PostgreSQL not reachable on 127.0.0.1:5432")
 
 TOKENS = ("xoxb-instance-a", "xoxb-instance-b")  # who made a Web API call, as Slack sees it
+SERVED = 20  # A is killed only once both instances have answered at least this many requests
 
 
 class Alternating(SlackBot):
@@ -38,7 +39,9 @@ class Alternating(SlackBot):
         super().__init__(services=None, fake=fake)  # type: ignore[arg-type]
         self.servers = servers
         self.turn = 0
-        self.sent: dict[str, int] = {s.url: 0 for s in servers}
+        # requests each instance answered (a reply came back), so the test can wait until
+        # both have provably served some before it kills one
+        self.served: dict[str, int] = {s.url: 0 for s in servers}
 
     async def start(self) -> Alternating:
         self.http = aiohttp.ClientSession()
@@ -50,9 +53,10 @@ class Alternating(SlackBot):
         return live[self.turn % len(live)].url
 
     async def post(self, body: str, headers: dict[str, str] | None = None, **kw: Any) -> Reply:
-        self.url = self._next()
-        self.sent[self.url] += 1
-        return await super().post(body, headers, **kw)
+        self.url = url = self._next()
+        reply = await super().post(body, headers, **kw)
+        self.served[url] += 1
+        return reply
 
 
 async def _report(bot: Alternating, fake: FakeSlack, user: str, mode: str) -> None:
@@ -134,13 +138,19 @@ async def test_two_instances_share_the_work_and_one_finishes_after_the_other_die
             await eventually(lambda: len(fake.of("response_url")) == 6)
             await eventually(lambda: len({c.args["ts"] for c in fake.of("chat.update")}) >= 3)
 
-            # instance A dies inside its next card post: Slack has the card, A never hears back
+            # instance A dies inside its next card post: Slack has the card, A never hears back.
+            # It dies only once both instances have answered SERVED requests, so that "both
+            # really served" below follows from the script, not from when A happens to die.
             killed: list[int] = []
+
+            def both_served() -> bool:
+                return min(bot.served.values()) >= SERVED
 
             def kill_a(args: dict[str, Any]) -> None:
                 call = fake.calls[-1]
                 if (
                     not killed
+                    and both_served()
                     and call.token == TOKENS[0]
                     and args.get("channel") == "CCOMPLY"
                     and not args.get("thread_ts")
@@ -149,11 +159,12 @@ async def test_two_instances_share_the_work_and_one_finishes_after_the_other_die
                     a.kill()
 
             fake.hooks["chat.postMessage"] = kill_a
-            for i, mode in enumerate(("named", "anonymous", "named", "confidential")):
-                await _report(bot, fake, f"UB{i}", mode)
-                if killed:
-                    break
+            modes, reports = ("named", "anonymous", "named", "confidential"), 0
+            while not killed and (reports < len(modes) or not both_served()):
+                await _report(bot, fake, f"UB{reports}", modes[reports % len(modes)])
+                reports += 1
             if not killed:  # B delivered every card so far: kill A between requests instead
+                assert both_served()
                 a.kill()
                 killed.append(len(card_posts(fake)))
             fake.hooks.clear()
@@ -182,6 +193,6 @@ async def test_two_instances_share_the_work_and_one_finishes_after_the_other_die
     assert json.loads(results.stdout)[0]["answers"] == 6
     assert {c["status"] for c in cases} == {"acknowledged"}
     assert killed  # A died mid-run (inside a card post, or between requests)
-    assert bot.sent[a.url] >= 20 and bot.sent[b.url] >= 20  # both really served
+    assert bot.served[a.url] >= SERVED and bot.served[b.url] >= SERVED  # both really served
     # the killed instance's row was taken over: B looked for the card before posting again
     assert fake.of("conversations.history")
