@@ -16,6 +16,7 @@ anonymous report unlinked, is never asked about and leaves no answer.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,7 +42,9 @@ log = logging.getLogger(__name__)
 TurnedOut = Literal["better", "as_expected", "worse"]
 TURNED_OUT: tuple[TurnedOut, ...] = ("better", "as_expected", "worse")
 LEARNED_MAX = 200  # "one line"
+LEARNED_RAW_MAX = 1000  # of the untrusted text, cut before it is folded to one line
 BATCH = 100  # rows queued per tick; the next tick takes the rest
+SESSION_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,36 @@ class Answered:
     # how to offer escalation when it turned out worse: "session" reopens the report of that
     # consultation (its outcome offered one), "fresh" a report without it, None no offer
     escalate: Literal["session", "fresh"] | None
+
+
+Unfinished = Literal["session", "same_again", "turned_out"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The answer as the person submitted it, checked and ready for `ReflectionService.answer`."""
+
+    session_id: str
+    turned_out: TurnedOut
+    same_again: bool
+    learned: str
+
+
+def parse_submission(
+    session_id: object, turned_out: str, same_again: str, learned: str
+) -> Submission | Unfinished:
+    """Check the values a platform took from the submitted questions (all untrusted: any
+    client can send anything). Returns the submission, or the first thing wrong with it:
+    "session" (a malformed session id: nobody's own client sends that, so it is forged),
+    "same_again" or "turned_out" (a question not answered, or answered with no option the
+    questions offered). One place for both platforms, so they accept exactly the same."""
+    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+        return "session"
+    if same_again not in ("yes", "no"):
+        return "same_again"
+    if turned_out not in TURNED_OUT:
+        return "turned_out"
+    return Submission(session_id, turned_out, same_again == "yes", learned[:LEARNED_RAW_MAX])
 
 
 class ReflectionService:

@@ -20,7 +20,7 @@ from bot.adapters.slack import reflection_blocks as RB
 from bot.adapters.slack.blocks import notice_view
 from bot.adapters.slack.listeners import Body, Deferred, SlackConsultations, owner_of
 from bot.adapters.slack.text import msg
-from bot.reflection.service import ReflectionService
+from bot.reflection.service import ReflectionService, Submission, parse_submission
 from bot.service import Refused
 
 log = logging.getLogger(__name__)
@@ -55,24 +55,28 @@ class SlackReflection:
         compliance when it turned out worse."""
         owner = owner_of(body)
         lang = str(await asyncio.to_thread(self.c.service.lang_of, owner) or "en")
-        session_id = A.session_id(view.get("private_metadata"))
-        turned_out = _choice(view, RB.TURNED_OUT_BLOCK)
-        same = _choice(view, RB.SAME_BLOCK)
-        if session_id is None:
+        sub = parse_submission(
+            view.get("private_metadata"),
+            turned_out=_choice(view, RB.TURNED_OUT_BLOCK),
+            same_again=_choice(view, RB.SAME_BLOCK),
+            learned=_choice(view, RB.LEARNED_BLOCK),
+        )
+        if sub == "session":
             await self.c.refuse_forged(body, "reflect", "malformed view metadata")
             await ack(response_action="errors", errors={RB.TURNED_OUT_BLOCK: "—"})
             return
-        if same not in ("yes", "no"):
-            await ack(response_action="errors", errors={RB.SAME_BLOCK: msg("reflect_pick", lang)})
+        if not isinstance(sub, Submission):
+            block = RB.SAME_BLOCK if sub == "same_again" else RB.TURNED_OUT_BLOCK
+            await ack(response_action="errors", errors={block: msg("reflect_pick", lang)})
             return
         try:
             answered = await asyncio.to_thread(
                 self.r.answer,
                 owner,
-                session_id,
-                turned_out=turned_out,
-                same_again=same == "yes",
-                learned=_choice(view, RB.LEARNED_BLOCK),
+                sub.session_id,
+                turned_out=sub.turned_out,
+                same_again=sub.same_again,
+                learned=sub.learned,
             )
         except Refused as exc:
             if exc.key == "invalid":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ from bot.adapters.teams.personal import PersonalChats, personal_chats
 from bot.adapters.teams.personal import personal_chat_of as _personal
 from bot.adapters.teams.text import msg
 from bot.delivery.outbox import Job, Kind
-from bot.reflection.service import TURNED_OUT
+from bot.reflection.service import Submission, parse_submission
 from bot.service import Refused
 
 if TYPE_CHECKING:
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
     from bot.bootstrap import Services
 
 log = logging.getLogger(__name__)
-
-SESSION_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 
 class TeamsReflection:
@@ -79,11 +76,15 @@ class TeamsReflection:
             await self.call(self.chats.forget, owner)
             return RC.note("reflect_opted_out", lang)
         session_id = str(data.get("s") or "")
-        if verb != RC.V_ANSWER or not SESSION_ID.match(session_id):
+        sub = parse_submission(
+            session_id,
+            turned_out=str(data.get(RC.TURNED_OUT_ID) or ""),
+            same_again=str(data.get(RC.SAME_ID) or ""),
+            learned=str(data.get(RC.LEARNED_ID) or ""),
+        )
+        if verb != RC.V_ANSWER or sub == "session":
             return await self._forged(owner, "malformed click", lang)
-        turned_out = str(data.get(RC.TURNED_OUT_ID) or "")
-        same = str(data.get(RC.SAME_ID) or "")
-        if same not in ("yes", "no") or turned_out not in TURNED_OUT:
+        if not isinstance(sub, Submission):
             # Teams checks required inputs before sending; a client that did not gets the
             # questions again (their own session id: nothing is stored until complete)
             return RC.questions_card(session_id, lang, notice=msg("reflect_pick", lang))
@@ -91,10 +92,10 @@ class TeamsReflection:
             answered = await self.call(
                 self.r.answer,
                 owner,
-                session_id,
-                turned_out=turned_out,
-                same_again=same == "yes",
-                learned=str(data.get(RC.LEARNED_ID) or "")[:1000],
+                sub.session_id,
+                turned_out=sub.turned_out,
+                same_again=sub.same_again,
+                learned=sub.learned,
             )
         except Refused as exc:
             if exc.key == "not_yours":
