@@ -17,6 +17,9 @@ from bot.messages import msg
 from bot.service import Refused
 
 DEFAULT_TZ = "Asia/Shanghai"
+# the words each kind of schedule needs before its optional time zone:
+#   weekly DAY HH:MM DAY HH:MM      once EXERCISE POST REVEAL
+SHAPES = {"weekly": 4, "once": 3}
 
 
 def run(
@@ -55,29 +58,10 @@ def run(
             for s in mine
         ]
         return "\n".join(lines) or msg("exercise_list_empty", lang)
-    if cmd == "weekly" and len(args) >= 4:
-        s = x.schedule(
-            trainer,
-            platform=platform,
-            channel=channel,
-            kind="weekly",
-            post=f"{args[0]} {args[1]}",
-            reveal=f"{args[2]} {args[3]}",
-            tz=args[4] if len(args) > 4 else DEFAULT_TZ,
+    if cmd in SHAPES and len(args) >= SHAPES[cmd]:
+        return _schedule(
+            x, cmd, args, trainer=trainer, platform=platform, channel=channel, lang=lang
         )
-        return msg("exercise_weekly_scheduled", lang, **_said(s))
-    if cmd == "once" and len(args) >= 3:
-        s = x.schedule(
-            trainer,
-            platform=platform,
-            channel=channel,
-            kind="once",
-            exercise_id=args[0],
-            post=args[1],
-            reveal=args[2],
-            tz=args[3] if len(args) > 3 else DEFAULT_TZ,
-        )
-        return msg("exercise_once_scheduled", lang, exercise=s.exercise_id or "", **_said(s))
     if cmd == "cancel" and args:
         prefix = args[0].lower()
         match = [s for s in _platforms(x, platform) if s.id.startswith(prefix)]
@@ -86,6 +70,36 @@ def run(
         s = x.cancel(trainer, match[0].id)
         return msg("exercise_cancelled", lang, id=s.id[:8])
     return ""
+
+
+def _schedule(
+    x: ExerciseService,
+    kind: str,
+    args: list[str],
+    *,
+    trainer: str,
+    platform: str,
+    channel: str,
+    lang: str,
+) -> str:
+    """`weekly` and `once` differ only in how their words read; one call schedules both, so
+    a check or an argument added to scheduling reaches both kinds."""
+    if kind == "weekly":
+        exercise_id, post, reveal = None, f"{args[0]} {args[1]}", f"{args[2]} {args[3]}"
+    else:
+        exercise_id, post, reveal = args[0], args[1], args[2]
+    tz = args[SHAPES[kind]] if len(args) > SHAPES[kind] else DEFAULT_TZ
+    s = x.schedule(
+        trainer,
+        platform=platform,
+        channel=channel,
+        kind=kind,
+        exercise_id=exercise_id,
+        post=post,
+        reveal=reveal,
+        tz=tz,
+    )
+    return msg(f"exercise_{kind}_scheduled", lang, exercise=s.exercise_id or "", **_said(s))
 
 
 def wants_results(words: list[str]) -> bool:
