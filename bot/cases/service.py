@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.cases.clocks import acknowledge_due, due_points, feedback_due
@@ -35,7 +35,7 @@ from bot.delivery.outbox import Kind
 from bot.delivery.signals import Signals
 from bot.service import Clock, ConsultationService, Refused
 from bot.storage import audit, counters
-from bot.storage.db import Database, insert
+from bot.storage.db import Database, insert, rowcount
 from bot.storage.tables import (
     CaseEventRow,
     CaseRow,
@@ -646,13 +646,26 @@ class CaseService:
         return self._reporter_view(case_id)
 
     def consent(self, case_id: str, reporter_identity: str) -> None:
-        """A confidential reporter allows their identity to be shown to the case team."""
+        """A confidential reporter allows their identity to be shown to the case team.
+
+        Given once, it stays given: a second click (a double click, the button pressed again
+        later, two instances each taking one) changes nothing and adds nothing to the
+        timeline or the audit log, where the case team would read it as a new event. The
+        conditional update decides which click is the first, also between two instances
+        (PostgreSQL re-checks the condition after the other's commit; SQLite writes one at a
+        time)."""
         now = self.clock()
         with self.db.tx() as s:
             case = s.get(CaseRow, case_id)
             if case is None or case.reporter != reporter_identity:
                 raise Refused("not_yours")
-            case.consent = True
+            first = s.execute(
+                update(CaseRow)
+                .where(CaseRow.id == case_id, CaseRow.consent.is_not(True))
+                .values(consent=True)
+            )
+            if not rowcount(first):
+                return
             s.add(CaseEventRow(case_id=case_id, at=now, kind="consent", actor=None, body=None))
             audit.append(s, at=now, action="case.consent", subject=f"case:{case_id}")
 
