@@ -481,18 +481,34 @@ class CaseService:
         """Where `platform`'s desk shows this case's card, once it is posted there."""
         return self.card(case_id).card.get(platform)
 
-    def set_card(self, case_id: str, platform: str, location: dict[str, str]) -> None:
+    def set_card(
+        self,
+        case_id: str,
+        platform: str,
+        location: dict[str, str],
+        *,
+        unless_posted: bool = False,
+    ) -> bool:
         """Remember where one desk's card is; the other desks' locations stay as they are.
+        Returns whether it was stored.
 
         The row is locked for the read-modify-write, so two desks posting at the same moment
-        cannot overwrite each other's location.
+        cannot overwrite each other's location. `unless_posted` stores only if this desk has
+        no card id yet, decided under that same lock: a late answer from the platform must not
+        replace an id another attempt (another instance) stored in the meantime, and two late
+        answers must not both be stored (a check in one transaction and the store in another
+        let both through).
         """
         with self.db.tx() as s:
             case = s.get(CaseRow, case_id, with_for_update=True)
-            if case is not None:
-                cards = json.loads(case.card) if case.card else {}
-                cards[platform] = dict(location)
-                case.card = json.dumps(cards)
+            if case is None:
+                return False
+            cards = json.loads(case.card) if case.card else {}
+            if unless_posted and (cards.get(platform) or {}).get("activity"):
+                return False
+            cards[platform] = dict(location)
+            case.card = json.dumps(cards)
+            return True
 
     def queue(self, officer: str) -> list[QueueItem]:
         """An officer's working queue (theirs first), for an App Home or a desk card."""

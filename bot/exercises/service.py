@@ -310,12 +310,28 @@ class ExerciseService:
                     moved += 1
         return moved
 
-    def mark(self, post_id: str, status: str, message: dict[str, str] | None = None) -> None:
+    def mark(
+        self,
+        post_id: str,
+        status: str,
+        message: dict[str, str] | None = None,
+        *,
+        unless_settled: bool = False,
+    ) -> bool:
+        """Record a post's state and where its message is. Returns whether it was recorded.
+
+        `unless_settled` records only if the post has no message id yet and is not revealed,
+        decided under a row lock in the same transaction: a late answer from the platform
+        must not replace an id stored meanwhile, nor may two late answers both be stored."""
         now = self.clock()
         with self.db.tx() as s:
-            row = s.get(ExercisePostRow, post_id)
+            row = s.get(ExercisePostRow, post_id, with_for_update=unless_settled)
             if row is None:
-                return
+                return False
+            if unless_settled:
+                known = json.loads(row.message) if row.message else {}
+                if row.status == "revealed" or known.get("activity"):
+                    return False
             row.status = status
             if message is not None:
                 row.message = json.dumps(message)
@@ -328,6 +344,7 @@ class ExerciseService:
                     s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
                 )
                 row.tally = row.tally or json.dumps(dict(counts))
+            return True
 
     # -- staff ------------------------------------------------------------------------------
 

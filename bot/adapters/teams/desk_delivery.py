@@ -14,9 +14,12 @@ to us. What we do instead:
   survives.
 - a timed-out POST is not abandoned: the client keeps listening for the connector's late
   answer (ETHICSBOT_TEAMS_LATE_WINDOW, default 90 s) and hands a late id to the caller's
-  `late` callback, which stores it exactly as a prompt answer is stored (`set_card` /
-  `mark`) and logs it (outbox id only). `Unanswered` holds the row back past that window, so
-  the next attempt, on any instance, normally finds the stored id and posts nothing.
+  `late` callback, which stores it as a prompt answer is stored (`set_card` / `mark`) and
+  logs it (outbox id only) — unless an id is stored already, which the store itself decides
+  under the row's lock (`unless_posted` / `unless_settled`), so a late id never replaces one
+  another attempt stored, and of two late ids only one is kept. `Unanswered` holds the row
+  back past that window, so the next attempt, on any instance, normally finds the stored id
+  and posts nothing.
 - only if no id was ever heard (the process died mid-call, the answer never came, or a
   dropped connection / 5xx) does the next attempt see the surviving marker: it then posts a
   case card that says an earlier attempt was interrupted — the one window that remains, made
@@ -158,12 +161,14 @@ async def case_card(d: TeamsDeliverer, job: Job) -> dict[str, str]:
 
     async def late(activity_id: str) -> None:
         # Teams answered after the time-out: store the id the way a prompt answer is stored,
-        # so the row's next attempt finds it and posts nothing (unless a card is stored already)
-        now = await asyncio.to_thread(d.s.cases.card, case_id)
-        if (now.card.get(PLATFORM) or {}).get("activity"):
+        # so the row's next attempt finds it and posts nothing — unless a card is stored
+        # already, checked in the storing transaction (another instance may store meanwhile)
+        stored = await asyncio.to_thread(
+            d.s.cases.set_card, case_id, PLATFORM, located(activity_id), unless_posted=True
+        )
+        if not stored:
             log.warning("outbox %s: late answer for a case card already stored", job.id)
             return
-        await asyncio.to_thread(d.s.cases.set_card, case_id, PLATFORM, located(activity_id))
         log.info("outbox %s: late answer from Teams; case card id stored", job.id)
 
     async def send(interrupted: bool) -> str:
@@ -313,13 +318,15 @@ async def exercise_post(d: TeamsDeliverer, job: Job) -> dict[str, str]:
 
     async def late(activity_id: str) -> None:
         # the answer came after the time-out: stored as a prompt one would be, so the next
-        # attempt finds it (an `unknown` recorded meanwhile becomes known)
-        now = await asyncio.to_thread(d.s.exercises.post, post_id)
-        if now.message.get("activity") or now.status == "revealed":
+        # attempt finds it (an `unknown` recorded meanwhile becomes known) — unless the post
+        # is settled, checked in the storing transaction (another instance may store meanwhile)
+        found = {**where, "activity": activity_id}
+        stored = await asyncio.to_thread(
+            d.s.exercises.mark, post_id, "posted", found, unless_settled=True
+        )
+        if not stored:
             log.warning("outbox %s: late answer for an exercise post already settled", job.id)
             return
-        found = {**where, "activity": activity_id}
-        await asyncio.to_thread(d.s.exercises.mark, post_id, "posted", found)
         log.info("outbox %s: late answer from Teams; exercise post id stored", job.id)
 
     async def send(_interrupted: bool) -> str:
