@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
@@ -80,7 +81,9 @@ def traced_serve(argv: list[str]) -> int:
 
     from bot.cli import main as cli_main
 
-    tracemalloc.start(TRACE_FRAMES)
+    python_heap = os.environ.get("EB_TRACE_PYTHON", "1") == "1"
+    if python_heap:
+        tracemalloc.start(TRACE_FRAMES)
     out = Path(os.environ["EB_TRACE_OUT"])
     marks: dict[str, Any] = {}
 
@@ -90,17 +93,30 @@ def traced_serve(argv: list[str]) -> int:
 
     def warm(_sig: int, _frame: object) -> None:
         marks["types"] = types()
-        marks["snap"] = tracemalloc.take_snapshot()
-        marks["traced"] = tracemalloc.get_traced_memory()[0]
+        marks["native"] = native_memory()
+        if python_heap:
+            marks["snap"] = tracemalloc.take_snapshot()
+            marks["traced"] = tracemalloc.get_traced_memory()[0]
 
     def end(_sig: int, _frame: object) -> None:
         after_types = types()
+        native = native_memory()
+        lines = ["native memory at warm-up -> end of load (MiB):"]
+        lines += [f"  {k}: {marks['native'][k]:.1f} -> {v:.1f} ({v - marks['native'][k]:+.1f})"
+                  for k, v in native.items()]  # fmt: skip
+        if not python_heap:
+            grown = after_types.copy()
+            grown.subtract(marks["types"])
+            lines.append("object types whose count grew most (gc-tracked objects):")
+            lines += [f"  {n:+d} {t}" for t, n in grown.most_common(15) if n > 0]
+            out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            return
         snap = tracemalloc.take_snapshot()
         traced = tracemalloc.get_traced_memory()[0]
         ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
         before = marks["snap"].filter_traces(ignore)
         snap = snap.filter_traces(ignore)
-        lines = [
+        lines += [
             f"traced Python heap: {marks['traced'] / 2**20:.1f} MiB at warm-up -> "
             f"{traced / 2**20:.1f} MiB at the end ({(traced - marks['traced']) / 2**20:+.1f} MiB)",
             "top 20 growing allocation sites (file:line, size growth, count growth):",
@@ -124,6 +140,66 @@ def traced_serve(argv: list[str]) -> int:
     signal.signal(signal.SIGUSR1, warm)
     signal.signal(signal.SIGUSR2, end)
     return cli_main(argv)
+
+
+def native_memory() -> dict[str, float]:
+    """Memory the Python heap trace cannot see, in MiB: what SQLite has allocated (its page
+    caches and statements, `sqlite3_memory_used` of the library the server loaded), glibc
+    malloc's bytes in use and free-but-kept (`mallinfo2`: a large "kept" with a flat "in use"
+    is fragmentation, not a leak), and pymalloc's live blocks (count, not MiB)."""
+    import ctypes
+    import ctypes.util
+    import sqlite3
+
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError, AttributeError):
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        out["sqlite in use"] = lib.sqlite3_memory_used() / 2**20
+        out["sqlite high-water"] = lib.sqlite3_memory_highwater(0) / 2**20
+    del sqlite3
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]  # fmt: skip
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+        m = libc.mallinfo2()
+        out["malloc in use"] = (m.uordblks + m.hblkhd) / 2**20
+        out["malloc free, kept"] = m.fordblks / 2**20
+        out["malloc arenas"] = m.arena / 2**20
+    out.update(pymalloc())
+    return out
+
+
+def pymalloc() -> dict[str, float]:
+    """pymalloc's own arenas (mmapped, so outside `mallinfo2`): live bytes vs arena total; a
+    growing total with flat live bytes is fragmentation. Read from `sys._debugmallocstats`,
+    which writes to fd 2, so that fd is pointed at a temp file for the call."""
+    import tempfile as tf
+
+    with tf.TemporaryFile("w+") as f:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(f.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        stats: dict[str, str] = {}
+        for key, _, value in (ln.partition("=") for ln in f):
+            stats.setdefault(key.strip("# ").strip(), value)  # the first "Total" is pymalloc's
+    num = {k: int(v.strip().replace(",", "") or 0) for k, v in stats.items()
+           if v.strip().replace(",", "").isdigit()}  # fmt: skip
+    return {
+        "pymalloc live": num.get("bytes in allocated blocks", 0) / 2**20,
+        "pymalloc arenas": num.get("Total", 0) / 2**20,
+    }
 
 
 class TracedServe(Serve):
@@ -294,6 +370,28 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def smaps_mib(pid: int) -> dict[str, int]:
+    """Where a process's resident memory is, from /proc/<pid>/smaps_rollup (MiB): anonymous
+    (malloc arenas, Python objects, SQLite page caches) vs file-backed (shared libraries,
+    mapped files), plus the thread count (each thread may get its own malloc arena)."""
+    fields: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            key, _, rest = line.partition(":")
+            fields[key] = int(rest.split()[0]) // 1024
+    threads = 0
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return {
+        "rss": fields.get("Rss", 0),
+        "anon": fields.get("Anonymous", 0),
+        "file": fields.get("Pss_File", 0),
+        "threads": threads,
+    }
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -319,7 +417,9 @@ async def soak(
     tmp: Path,
     *,
     traced: bool = False,
+    native: bool = False,
     arena_max: int = 0,
+    extra_env: dict[str, str] | None = None,
 ) -> None:
     fake = FakeSlack()
     await fake.start()
@@ -327,6 +427,10 @@ async def soak(
     env = slack_env(db_url, fake.url, FIXTURE_CONTENT, ETHICSBOT_DISPATCH_INTERVAL="0.2")
     if arena_max:
         env["MALLOC_ARENA_MAX"] = str(arena_max)
+    env.update(extra_env or {})
+    if native and not traced:
+        env["EB_TRACE_PYTHON"] = "0"
+        traced = True  # the wrapper role, without tracemalloc
     n = 2 if setup == "pg" else 1
     servers: list[Serve] = [
         TracedServe(env, tmp / f"serve{i}.log", tmp / f"trace{i}.txt")
@@ -347,6 +451,7 @@ async def soak(
     load.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     rss_start: list[int] = []
     trail: list[list[int]] = []
+    parts: list[list[dict[str, int]]] = []
     tasks: set[asyncio.Task[None]] = set()
     started = time.monotonic()
     end = started + minutes * 60
@@ -362,6 +467,7 @@ async def soak(
             minute = int((time.monotonic() - started) // 60)
             if minute > len(trail):  # RSS every minute: growth that levels off is warm-up
                 trail.append([rss_kib(s.proc.pid) // 1024 for s in servers if s.proc])
+                parts.append([smaps_mib(s.proc.pid) for s in servers if s.proc])
             # 9 requests per colleague: start one as often as the rate allows
             while len(tasks) > rate * 3:
                 await asyncio.sleep(0.05)
@@ -389,7 +495,9 @@ async def soak(
     print(f"setup: {setup} ({n} instance{'s' if n > 1 else ''}), {minutes:g} min, "
           f"target {rate:g} req/s"
           + (f", MALLOC_ARENA_MAX={arena_max}" if arena_max else "")
-          + (", tracemalloc on" if traced else ""))  # fmt: skip
+          + (", tracemalloc on" if traced and not native else "")
+          + (", native memory report" if native else "")
+          + "".join(f", {k}={v}" for k, v in (extra_env or {}).items()))  # fmt: skip
     print(f"requests: {total} ({total / elapsed:.1f} req/s achieved), colleagues: {i}")
     print(
         "ack latency ms: p50 {:.0f}  p95 {:.0f}  p99 {:.0f}  max {:.0f}".format(
@@ -401,13 +509,17 @@ async def soak(
     print(f"outbox drain after load: {drain:.1f} s ({left} rows left)")
     print("RSS MiB by minute: " + "  ".join(f"{m + 1}:{'/'.join(map(str, r))}"
                                             for m, r in enumerate(trail)))  # fmt: skip
+    for k in range(n):
+        print(f"instance {k} by minute, MiB anonymous / file-backed / threads: "
+              + "  ".join(f"{m + 1}:{p[k]['anon']}/{p[k]['file']}/{p[k]['threads']}"
+                          for m, p in enumerate(parts) if k < len(p)))  # fmt: skip
     for k, (a, b) in enumerate(zip(rss_start, rss_end, strict=False)):
         growth = (b - a) / a * 100 if a else 0
         print(f"instance {k} RSS: minute 1 {a / 1024:.0f} MiB, minute {minutes:g} "
               f"{b / 1024:.0f} MiB "
               f"({growth:+.1f} %)")  # fmt: skip
     for k, rep in enumerate(reports):
-        print(f"== instance {k}: tracemalloc, warm-up (minute 1) -> end of load ==")
+        print(f"== instance {k}: warm-up (minute 1) -> end of load ==")
         print(rep, end="")
 
 
@@ -420,19 +532,28 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--tracemalloc", action="store_true",
                     help="heap snapshots at minute 1 and at the end; print what grew")  # fmt: skip
+    ap.add_argument("--native", action="store_true",
+                    help="report SQLite's and malloc's own memory at minute 1 and at the end "
+                         "(no tracemalloc, so no slow-down)")  # fmt: skip
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra environment variable for the servers (repeatable), "
+                         "e.g. MALLOC_MMAP_THRESHOLD_=65536")  # fmt: skip
     ap.add_argument("--arena-max", type=int, default=0, metavar="N",
                     help="MALLOC_ARENA_MAX for the servers (glibc; 0: unset)")  # fmt: skip
     args = ap.parse_args()
+    extra = dict(kv.split("=", 1) for kv in args.env)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         if args.setup == "sqlite":
             url = f"sqlite:///{tmp / 's.db'}"
             asyncio.run(soak("sqlite", args.minutes, args.rate, url, tmp, traced=args.tracemalloc,
-                             arena_max=args.arena_max))  # fmt: skip
+                             native=args.native, arena_max=args.arena_max,
+                             extra_env=extra))  # fmt: skip
         else:
             with pg_database() as name:
                 asyncio.run(soak("pg", args.minutes, args.rate, pg_url(name), tmp,
-                                 traced=args.tracemalloc, arena_max=args.arena_max))  # fmt: skip
+                                 traced=args.tracemalloc, native=args.native,
+                                 arena_max=args.arena_max, extra_env=extra))  # fmt: skip
     return 0
 
 
