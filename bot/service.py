@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session
 
@@ -28,19 +28,23 @@ from bot.core.session import SessionState
 from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
 from bot.search import Findings, find_guides
 from bot.storage import audit, counters
-from bot.storage.db import Database, insert, rowcount
+from bot.storage.db import Database, insert, insert_for, rowcount, session_on
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
 log = logging.getLogger(__name__)
 
-# built once: SQLAlchemy finds their compiled form in its cache without rebuilding a fresh
-# statement per click or command
-_NEW = core_insert(SessionRow)
-_LOAD = select(SessionRow.owner, SessionRow.state).where(SessionRow.id == bindparam("id"))
-_LANG = select(UserPrefRow.lang).where(UserPrefRow.owner == bindparam("owner"))
+# built once, on the tables (not the ORM classes), and run on a bare Connection
+# (`Database.core()`): an ORM-enabled statement through a Session paid for the ORM's compile
+# and bulk-persistence plugins on every click, more than the SQL itself. SQLAlchemy finds
+# their compiled form in its cache without rebuilding a statement per click or command.
+_SESSIONS = cast(Table, SessionRow.__table__)
+_PREFS = cast(Table, UserPrefRow.__table__)
+_NEW = core_insert(_SESSIONS)
+_LOAD = select(_SESSIONS.c.owner, _SESSIONS.c.state).where(_SESSIONS.c.id == bindparam("id"))
+_LANG = select(_PREFS.c.lang).where(_PREFS.c.owner == bindparam("owner"))
 _SAVE = (
-    update(SessionRow)
-    .where(SessionRow.id == bindparam("b_id"), SessionRow.state_version == bindparam("expected"))
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.state_version == bindparam("expected"))
     .values(
         node=bindparam("b_node"),
         state_version=bindparam("b_state_version"),
@@ -48,20 +52,19 @@ _SAVE = (
         state=bindparam("b_state"),
         updated_at=bindparam("b_updated_at"),
     )
-    .execution_options(synchronize_session=False)  # no SessionRow objects are loaded here
 )
 
 _PREF: dict[tuple[str, bool], Any] = {}
 
 
-def _pref_upsert(s: Session, chosen: bool) -> Any:
+def _pref_upsert(dialect: str, chosen: bool) -> Any:
     """The language upsert, built once per dialect: a statement built per call cost more than
     the INSERT itself in the profile of a first `/ethics`. A choice overwrites; a looked-up
     locale never overwrites anything."""
-    key = (s.get_bind().dialect.name, chosen)
+    key = (dialect, chosen)
     stmt = _PREF.get(key)
     if stmt is None:
-        base = insert(s)(UserPrefRow).values(
+        base = insert_for(dialect)(_PREFS).values(
             owner=bindparam("p_owner"),
             lang=bindparam("p_lang"),
             chosen=bindparam("p_chosen"),
@@ -245,10 +248,10 @@ class ConsultationService:
         stored in the same transaction, not as the person's choice (a choice already made
         wins), so the first `/ethics` costs one write, not two."""
         tree, turn = self._begin(owner, tree_id, lang)
-        with self.db.tx() as s:
+        with self.db.core() as conn:
             if remember_lang:
-                self._store_lang(s, self.who(owner), lang, chosen=False)
-            self._insert(s, owner, tree, turn, context)
+                self._store_lang(conn, self.who(owner), lang, chosen=False)
+            self._insert(conn, owner, tree, turn, context)
         return turn
 
     def start_known(
@@ -261,12 +264,12 @@ class ConsultationService:
         self.content.maybe_reload()
         if self.content.tree(tree_id) is None:
             raise Refused("unknown_topic", tree_id)
-        with self.db.tx() as s:
-            pref = s.execute(_LANG, {"owner": self.who(owner)}).first()
+        with self.db.core() as conn:
+            pref = conn.execute(_LANG, {"owner": self.who(owner)}).first()
             if pref is None:
                 return None
             tree, turn = self._begin(owner, tree_id, str(pref.lang))
-            self._insert(s, owner, tree, turn, context)
+            self._insert(conn, owner, tree, turn, context)
         return turn
 
     def _begin(self, owner: str, tree_id: str, lang: str) -> tuple[Dilemma, Turn]:
@@ -277,13 +280,18 @@ class ConsultationService:
         return tree, self.engine().start(tree, self.new_id(), lang)
 
     def _insert(
-        self, s: Session, owner: str, tree: Dilemma, turn: Turn, context: dict[str, str] | None
+        self,
+        conn: Connection,
+        owner: str,
+        tree: Dilemma,
+        turn: Turn,
+        context: dict[str, str] | None,
     ) -> None:
         """The new session's row, as one Core INSERT of a statement built once (an ORM
         object through the unit of work showed in the profile of every `/ethics`). The
         tree version is the one the session started on, so it finishes on it."""
         now = self.clock()
-        s.execute(
+        conn.execute(
             _NEW,
             {
                 "id": turn.state.id,
@@ -302,10 +310,8 @@ class ConsultationService:
 
     def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
         owner = self.who(owner)
-        with self.db.read() as s:
-            row = s.execute(
-                select(SessionRow.owner, SessionRow.state).where(SessionRow.id == session_id)
-            ).first()
+        with self.db.core(readonly=True) as conn:
+            row = conn.execute(_LOAD, {"id": session_id}).first()
         if row is None:
             raise Refused("gone")
         if row.owner == owner:
@@ -341,19 +347,19 @@ class ConsultationService:
         click; it is audited after that transaction, in its own."""
         who = self.who(owner)
         refusal: tuple[str, str] | None = None  # (message key, audit reason)
-        with self.db.tx() as s:
-            row = s.execute(_LOAD, {"id": session_id}).first()
+        with self.db.core() as conn:
+            row = conn.execute(_LOAD, {"id": session_id}).first()
             if row is None:
                 raise Refused("gone")
             if row.owner != who:
                 refusal = ("not_yours", "not the owner")
             else:
                 state = SessionState.from_json(row.state)
-                turn, invalid = self._step(s, state, action)
+                turn, invalid = self._step(conn, state, action)
                 if invalid is not None:
                     refusal = ("invalid", invalid)
                 else:
-                    done = s.execute(
+                    done = conn.execute(
                         _SAVE,
                         {
                             "b_id": session_id,
@@ -368,23 +374,31 @@ class ConsultationService:
                     if rowcount(done) != 1:  # another instance applied a click first
                         raise Refused("stale", "concurrent update")
                     if turn.state.status == "finished":
-                        counters.bump(s, "consultations-finished")
-                        for event in turn.events:
-                            if self.on_outcome is not None:
-                                # the platform identity, not the pseudonym: the hook needs
-                                # the platform and the address to come back to
-                                self.on_outcome(s, owner, turn.state, event)
+                        # an ORM Session for the outcome's side effects, in this transaction
+                        with session_on(conn) as s:
+                            counters.bump(s, "consultations-finished")
+                            for event in turn.events:
+                                if self.on_outcome is not None:
+                                    # the platform identity, not the pseudonym: the hook
+                                    # needs the platform and the address to come back to
+                                    self.on_outcome(s, owner, turn.state, event)
+                            s.flush()
         if refusal is not None:
             key, reason = refusal
             self.refuse(owner, f"session.{action.kind}", f"session:{session_id}", reason)
             raise Refused(key, reason)
         return turn
 
-    def _step(self, s: Session, state: SessionState, action: Action) -> tuple[Turn, str | None]:
+    def _step(
+        self, conn: Connection, state: SessionState, action: Action
+    ) -> tuple[Turn, str | None]:
         """The engine's answer to one action, on the tree version the session started on
-        (read through `s` if it is not cached); an invalid action comes back as its reason,
-        to be audited once the transaction is closed."""
-        tree = self.content.tree(state.tree_id, state.tree_version, s=s)
+        (read inside `conn`'s transaction if it is not cached); an invalid action comes back
+        as its reason, to be audited once the transaction is closed."""
+        tree = self.content.trees.get(state.tree_id)
+        if tree is None or tree.version != state.tree_version:  # an older, pinned version
+            with session_on(conn) as s:
+                tree = self.content.tree(state.tree_id, state.tree_version, s=s)
         if tree is None:
             raise Refused("gone", f"tree {state.tree_id} v{state.tree_version} is unknown")
         eng = self.engine()
@@ -457,19 +471,18 @@ class ConsultationService:
     # -- preferences and delivery keys --------------------------------------------------------
 
     def lang_of(self, owner: str) -> str | None:
-        owner = self.who(owner)
-        with self.db.read() as s:
-            row = s.get(UserPrefRow, owner)
-            return row.lang if row else None
+        with self.db.core(readonly=True) as conn:
+            row = conn.execute(_LANG, {"owner": self.who(owner)}).first()
+            return str(row.lang) if row and row.lang else None
 
     def set_lang(self, owner: str, lang: str, *, chosen: bool = True) -> None:
         """Store a language: a user's choice always wins over a looked-up locale."""
-        with self.db.tx() as s:
-            self._store_lang(s, self.who(owner), lang, chosen=chosen)
+        with self.db.core() as conn:
+            self._store_lang(conn, self.who(owner), lang, chosen=chosen)
 
-    def _store_lang(self, s: Session, pseudonym: str, lang: str, *, chosen: bool) -> None:
-        s.execute(
-            _pref_upsert(s, chosen),
+    def _store_lang(self, conn: Connection, pseudonym: str, lang: str, *, chosen: bool) -> None:
+        conn.execute(
+            _pref_upsert(conn.dialect.name, chosen),
             {"p_owner": pseudonym, "p_lang": lang, "p_chosen": chosen, "p_at": self.clock()},
         )
 

@@ -7,6 +7,7 @@ timeout, and secure_delete so purged personal data does not linger in the file.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.errors import translated
@@ -52,7 +54,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # reads take no write lock (WAL readers never wait); writes lock at once
             readonly = conn.get_execution_options().get("eb_readonly")
-            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            sql = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+            # on the driver's connection: SQLAlchemy's statement machinery (events, cursor
+            # wrapping, result set-up) cost more than SQLite's BEGIN itself, on every
+            # transaction. Its errors are wrapped as SQLAlchemy would, so a database still
+            # locked after the busy timeout is `StorageUnavailable` as before.
+            try:
+                conn.connection.driver_connection.execute(sql)
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(
+                    sql, None, exc, sqlite3.Error, hide_parameters=True
+                ) from None
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
@@ -110,6 +122,26 @@ class Database:
                 raise
             raise unavailable from None
 
+    @contextmanager
+    def core(self, *, readonly: bool = False) -> Iterator[Connection]:
+        """One short transaction on a bare Connection, for Core statements on tables (the hot
+        path: a click, a first `/ethics`); with `readonly`, like `read()` (no write lock on
+        SQLite). Same BEGIN, commit, rollback and `StorageUnavailable` translation as `tx()`,
+        without the ORM Session and its unit of work, which cost more than the statements
+        themselves in the profile of a click. A step that needs an ORM Session inside it gets
+        one on this connection (`session_on`), in the same transaction."""
+        try:
+            with self.engine.connect() as conn:
+                if readonly:
+                    conn.execution_options(eb_readonly=True)
+                with conn.begin():
+                    yield conn
+        except Exception as exc:
+            unavailable = translated(exc)
+            if unavailable is exc:
+                raise
+            raise unavailable from None
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -119,12 +151,24 @@ class Database:
         self.engine.dispose()
 
 
-def insert(s: Session) -> Any:
+def session_on(conn: Connection) -> Session:
+    """An ORM Session inside `conn`'s transaction (`Database.core()`): what it executes or
+    flushes is committed or rolled back with that transaction, never on its own (closing it
+    leaves the transaction to its owner)."""
+    return Session(bind=conn, join_transaction_mode="rollback_only", expire_on_commit=False)
+
+
+def insert(s: Session | Connection) -> Any:
     """The dialect's INSERT construct, which knows ON CONFLICT on SQLite and PostgreSQL."""
+    return insert_for(s.get_bind().dialect.name if isinstance(s, Session) else s.dialect.name)
+
+
+def insert_for(dialect: str) -> Any:
+    """`insert`, by dialect name (for statements built once per dialect)."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def rowcount(result: Any) -> int:

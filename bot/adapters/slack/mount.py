@@ -21,7 +21,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack.app import build_slack_app, make_client
+from bot.adapters.slack.app import build_slack_app, make_client, sdk_logger
 from bot.adapters.slack.delivery import SlackDeliverer
 from bot.adapters.slack.listeners import Deferred
 from bot.adapters.slack.payloads import problem
@@ -122,6 +122,7 @@ def mount(app: web.Application, services: Services) -> None:
                 base_url=settings.slack_api_url,
                 session=app[HTTP],
                 timeout=15,
+                logger=sdk_logger(),
             )
             worker = Worker(
                 services,
