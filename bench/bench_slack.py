@@ -938,14 +938,15 @@ class Bench:
 
     async def warm_up(self) -> None:
         """A few requests of each kind to each server (bolt's auth.test, lazy imports)."""
-        for server in ("ours", "floor", "bare"):
+        for server in ("ours", "floor", "bare") if self.args.slack else ():
             ph = await fire(self.url(server), self.slash_items(20, server), 1, 10,
                             Phase(server, "warm-up", 1))
             if server == "ours":
                 self.acked["slash"] += ph.ok
         await self.wait_work("views.open", self.acked["slash"], 20)
-        await self.top_up(20)
-        for server in ("ours", "floor", "bare"):
+        if self.args.slack:
+            await self.top_up(20)
+        for server in ("ours", "floor", "bare") if self.args.slack else ():
             before = (await self.fake_counts())["views.update"]
             items, _ = self.click_items(server, 20)
             ph = await fire(self.url(server), items, 1, 10, Phase(server, "warm-up", 1))
@@ -972,7 +973,7 @@ class Bench:
         await self.start()
         await self.warm_up()
         for level in self.args.levels:
-            for server in ("ours", "floor", "bare"):
+            for server in ("ours", "floor", "bare") if self.args.slack else ():
                 for kind in ("slash", "click"):
                     await asyncio.sleep(0.3)
                     ph = await self.run_phase(server, kind, level)
@@ -1237,6 +1238,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="300 requests / 2 s per level")
     ap.add_argument("--no-teams", dest="teams", action="store_false",
                     help="leave out ours' Teams route (POST /api/messages, anonymous mode)")
+    ap.add_argument("--no-slack", dest="slack", action="store_false",
+                    help="leave out the Slack phases (e.g. to profile ours' Teams route alone)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite file)")
     ap.add_argument("--database-url", default="",
                     help="ours on PostgreSQL: a server URL such as postgresql://postgres@"

@@ -63,6 +63,34 @@ STOP = web.AppKey("teams_stop", asyncio.Event)
 TASKS = web.AppKey("teams_tasks", list)
 
 
+class _NotOurs:
+    """Stands where the SDK puts its per-turn connector and user-token clients. Ours never
+    uses them (replies go through `ConnectorClient`, click answers in the invoke response,
+    no user sign-in), and the SDK's own would cost every turn a new aiohttp session, two
+    package-metadata look-ups and, with a client id, two token requests. Anything that
+    reaches for one fails loudly instead of sending something unseen."""
+
+    base_uri = ""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the Agents SDK's own client is not used by EthicsBot ({name})")
+
+    async def close(self) -> None:
+        return None
+
+
+class OwnClients:
+    """The `ChannelServiceClientFactoryBase` of our adapter: no SDK client per turn."""
+
+    _unused = _NotOurs()
+
+    async def create_connector_client(self, *args: Any, **kwargs: Any) -> Any:
+        return self._unused
+
+    async def create_user_token_client(self, *args: Any, **kwargs: Any) -> Any:
+        return self._unused
+
+
 def sdk_config(environ: Mapping[str, str]) -> dict[str, Any]:
     """The SDK's configuration from its own variable names (CONNECTIONS__…) only: nothing
     else of the environment (tokens of other platforms) is handed to it."""
@@ -138,10 +166,6 @@ def mount(app: web.Application, services: Services) -> None:
                 "token (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED). "
                 "For local use only; never expose this instance."
             )
-            # said once above; the SDK would repeat "App ID is not provided" on every turn
-            logging.getLogger(
-                "microsoft_agents.hosting.core.connector.client.user_token_client"
-            ).setLevel(logging.ERROR)
         app[GUARD] = TokenGuard(config, jwks_url=app.get(JWKS_URL, ""))
         app[HTTP] = aiohttp.ClientSession()
         tokens: Tokens = no_token
@@ -153,7 +177,7 @@ def mount(app: web.Application, services: Services) -> None:
 
         app[CLIENT] = client = ConnectorClient.from_environ(app[HTTP], tokens, settings.environ)
         conversations = ConversationStore(services.db, services.clock)
-        adapter = CloudAdapter(connection_manager=connections)
+        adapter = CloudAdapter(channel_service_client_factory=OwnClients())
         adapter.on_turn_error = _turn_error(client)
         app[ADAPTER] = adapter
         app[AGENT] = EthicsAgent(
