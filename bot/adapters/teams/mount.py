@@ -49,6 +49,9 @@ from bot.storage.errors import StorageUnavailable
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+# at a normal stop, how long late answers to timed-out posts are still waited for: without
+# it their ids are lost and the outbox's next attempt posts again, marked "may repeat"
+DRAIN_SECONDS = 10.0
 # test seams, set on the app before it starts: a stub token source instead of MSAL (no
 # network), and a local JWKS instead of the Bot Framework's key set
 CONNECTIONS = web.AppKey("teams_connections", Connections)
@@ -202,7 +205,12 @@ def mount(app: web.Application, services: Services) -> None:
             for task in app[TASKS]:
                 await asyncio.wait_for(task, 20)
         finally:
-            await app[HTTP].close()
+            try:
+                # a post that timed out is still listened to: let its late answer (the id the
+                # next attempt looks for) arrive before the session closes, within a bound
+                await app[CLIENT].drain(min(DRAIN_SECONDS, app[CLIENT].late_window))
+            finally:
+                await app[HTTP].close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
