@@ -20,15 +20,21 @@ Processes (all bound to 127.0.0.1, all stopped at the end):
     /ethics command listener and one block action listener that only ack), served the way
     bot/web.py serves ours;
   * fake Bot Connector: tests/fakes/teams_connector.FakeConnector in its own process (the
-    serviceUrl of every Teams activity), for ours' Teams route;
+    serviceUrl of every Teams activity), for ours' Teams route and the Teams floor;
+  * Teams floor: a bare Microsoft 365 Agents SDK app (CloudAdapter.process + ActivityHandler
+    on aiohttp, as bot/adapters/teams/mount.py hosts ours, anonymous mode through the SDK's
+    own jwt_authorization_middleware) that does only what Teams requires: one POST of a fixed
+    card to the connector per message (one shared aiohttp session), a fixed card in the 200
+    answer of each Action.Execute invoke;
   * this process: the load generator (aiohttp client, N workers, every request timed).
 
-Ours' Teams route is in the same run and table (leave it out with --no-teams): POST
+Ours' Teams route and the Teams floor are in the same run (leave both out with --no-teams;
+--no-slack leaves out the Slack phases, e.g. to profile the Teams route alone): POST
 /api/messages in anonymous mode (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED),
 `tstart` = the tree id typed in the personal chat by a new user (202, then the first card
 posted to the connector), `tclick` = a card's Choose as an Action.Execute invoke (200, the
-refreshed card in the answer); 200 and 202 count as success. There is no Teams floor: no
-Agents SDK app is built beside ours, so read the Teams rows against ours' Slack rows.
+refreshed card in the answer); 200 and 202 count as success. The Teams table prints ours /
+floor for both at each concurrency.
 
 Two request kinds are measured separately at each concurrency: (a) `/ethics
 confidentiality-caller-enquiry` slash commands, each for a new user id, and (b) block_actions
