@@ -1056,6 +1056,17 @@ def report(b: Bench) -> None:
             print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
                   f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{r.rps:>12.0f}"
                   f"{o.rps / r.rps:>11.2f}{fmt(o.work_rps, '.0f'):>13}")
+    for kind in TEAMS_KINDS:  # ours' Teams route against the Teams floor (no bare Teams app)
+        for level in levels:
+            o, f = ph.get(("teams", kind, level)), ph.get(("tfloor", kind, level))
+            if o is None or f is None:
+                continue
+            print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
+                  f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{'-':>12}{'-':>11}"
+                  f"{fmt(o.work_rps, '.0f'):>13}")
+    if any(p.server == "tfloor" for p in b.phases):
+        print("(tstart / tclick: ours' Teams route against the Teams floor, a bare Agents SDK app;")
+        print(" details and CPU per request in the Teams table below)")
     teams = [p for p in b.phases if p.server == "teams"]
     if teams:
         print()
