@@ -76,6 +76,8 @@ class _NotOurs:
     base_uri = ""
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # introspection (copy, hasattr of protocols): plain absence
+            raise AttributeError(name)
         raise RuntimeError(f"the Agents SDK's own client is not used by EthicsBot ({name})")
 
     async def close(self) -> None:
