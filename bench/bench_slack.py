@@ -20,15 +20,21 @@ Processes (all bound to 127.0.0.1, all stopped at the end):
     /ethics command listener and one block action listener that only ack), served the way
     bot/web.py serves ours;
   * fake Bot Connector: tests/fakes/teams_connector.FakeConnector in its own process (the
-    serviceUrl of every Teams activity), for ours' Teams route;
+    serviceUrl of every Teams activity), for ours' Teams route and the Teams floor;
+  * Teams floor: a bare Microsoft 365 Agents SDK app (CloudAdapter.process + ActivityHandler
+    on aiohttp, as bot/adapters/teams/mount.py hosts ours, anonymous mode through the SDK's
+    own jwt_authorization_middleware) that does only what Teams requires: one POST of a fixed
+    card to the connector per message (one shared aiohttp session), a fixed card in the 200
+    answer of each Action.Execute invoke;
   * this process: the load generator (aiohttp client, N workers, every request timed).
 
-Ours' Teams route is in the same run and table (leave it out with --no-teams): POST
+Ours' Teams route and the Teams floor are in the same run (leave both out with --no-teams;
+--no-slack leaves out the Slack phases, e.g. to profile the Teams route alone): POST
 /api/messages in anonymous mode (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED),
 `tstart` = the tree id typed in the personal chat by a new user (202, then the first card
 posted to the connector), `tclick` = a card's Choose as an Action.Execute invoke (200, the
-refreshed card in the answer); 200 and 202 count as success. There is no Teams floor: no
-Agents SDK app is built beside ours, so read the Teams rows against ours' Slack rows.
+refreshed card in the answer); 200 and 202 count as success. The Teams table prints ours /
+floor for both at each concurrency.
 
 Two request kinds are measured separately at each concurrency: (a) `/ethics
 confidentiality-caller-enquiry` slash commands, each for a new user id, and (b) block_actions
@@ -48,6 +54,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import shutil
@@ -207,6 +214,88 @@ async def role_bare(parent: int, port: int, fake_url: str, *, floor: bool = Fals
 
     app = web.Application()
     app.router.add_post("/slack/events", events)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await _exit_when_orphaned(parent, CHILD_LIFETIME_S)
+    finally:
+        await runner.cleanup()
+        await http.close()
+
+
+def _floor_card(text: str) -> dict[str, Any]:
+    """A fixed Adaptive Card of the shape of one consultation step: a title, a question and
+    three Action.Execute choices (what a step card has, without our content)."""
+    return {
+        "type": "AdaptiveCard", "version": "1.5",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "body": [{"type": "TextBlock", "text": "EthicsBot", "weight": "Bolder", "wrap": True},
+                 {"type": "TextBlock", "text": text, "wrap": True}],
+        "actions": [{"type": "Action.Execute", "title": f"Option {i + 1}", "verb": "choose",
+                     "data": {"verb": "choose", "o": i}} for i in range(3)],
+    }
+
+
+async def role_teams_floor(parent: int, port: int) -> None:
+    """The Teams floor: a bare Microsoft 365 Agents SDK app, hosted like
+    bot/adapters/teams/mount.py hosts ours (aiohttp, CloudAdapter.process, an ActivityHandler)
+    with the same auth setting as ours in this bench (the SDK's CONNECTIONS__… variables,
+    anonymous mode, through the SDK's own jwt_authorization_middleware), doing only what
+    Teams requires: for a message, one POST of a fixed card to the connector (serviceUrl)
+    over one shared aiohttp session, inside the turn; for an Action.Execute invoke, 200 with a
+    fixed card. No database, no content, no per-user state: the lower bound for a step."""
+    from urllib.parse import quote
+
+    from microsoft_agents.activity import (
+        AdaptiveCardInvokeResponse,
+        AdaptiveCardInvokeValue,
+        load_configuration_from_env,
+    )
+    from microsoft_agents.authentication.msal import MsalConnectionManager
+    from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_middleware
+    from microsoft_agents.hosting.core import ActivityHandler, TurnContext
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("CONNECTIONS__")}
+    connections = MsalConnectionManager(**load_configuration_from_env(env))
+    adapter = CloudAdapter(connection_manager=connections)
+    http = aiohttp.ClientSession()
+    step = {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": _floor_card("Step 1 of 4: who is asking?")}]}
+    refreshed = _floor_card("Step 2 of 4: what do they want to know?")
+
+    class FloorAgent(ActivityHandler):
+        async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
+            a = turn_context.activity
+            base = str(a.service_url).rstrip("/")
+            url = f"{base}/v3/conversations/{quote(a.conversation.id, safe='')}/activities"
+            async with http.post(url, json=step) as r:
+                await r.read()
+
+        async def on_adaptive_card_invoke(  # type: ignore[override]
+            self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
+        ) -> AdaptiveCardInvokeResponse:
+            return AdaptiveCardInvokeResponse(
+                status_code=200, type="application/vnd.microsoft.card.adaptive", value=refreshed)
+
+    agent = FloorAgent()
+    # as ours (mount.py) does in anonymous mode: the SDK would warn "App ID is not provided"
+    # on every turn
+    logging.getLogger(
+        "microsoft_agents.hosting.core.connector.client.user_token_client").setLevel(logging.ERROR)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        response = await adapter.process(request, agent)
+        return response if response is not None else web.Response(status=202)
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(middlewares=[jwt_authorization_middleware])
+    app["agent_configuration"] = connections.get_default_connection_configuration()
+    app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -534,17 +623,32 @@ class Bench:
             self.env(), self.tmp / "floor.log")
         self.pids["floor"] = floor.pid
 
+        if self.args.teams:
+            self.tfloor_port = free_port()
+            tfloor = self.children.start(
+                "floor-teams", [sys.executable, __file__, "--role", "teams-floor", "--parent", me,
+                                "--port", str(self.tfloor_port)],
+                self.env(CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED="true"),
+                self.tmp / "floor-teams.log")
+            self.pids["floor-teams"] = tfloor.pid
+
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         t_ours = await wait_healthy(self.http, self.url("ours"), ours)
         t_bare = await wait_healthy(self.http, self.url("bare"), bare)
         t_floor = await wait_healthy(self.http, self.url("floor"), floor)
+        if self.args.teams:
+            t_tfloor = await wait_healthy(self.http, self.url("tfloor"), tfloor)
+            print(f"Teams: fake Bot Connector {self.teams_url} (pid {fake_teams.pid}); Teams floor "
+                  f"(bare Agents SDK app) {self.url('tfloor')} (pid {tfloor.pid}, healthy after "
+                  f"{t_tfloor:.1f} s)")
         print(f"fake Slack {self.fake_url} (pid {fake.pid}); ours `ethicsbot serve` "
               f"{self.url('ours')} (pid {ours.pid}, healthy after {t_ours:.1f} s); bare bolt "
               f"{self.url('bare')} (pid {bare.pid}, healthy after {t_bare:.1f} s); floor bolt "
               f"{self.url('floor')} (pid {floor.pid}, healthy after {t_floor:.1f} s)")
 
     def url(self, server: str) -> str:
-        port = {"ours": self.ours_port, "bare": self.bare_port, "floor": self.floor_port}
+        port = {"ours": self.ours_port, "bare": self.bare_port, "floor": self.floor_port,
+                "teams": self.ours_port, "tfloor": getattr(self, "tfloor_port", 0)}
         return f"http://127.0.0.1:{port[server]}"
 
     async def fake_counts(self) -> Counter[str]:
@@ -618,12 +722,18 @@ class Bench:
         self.user_seq += n
         return items
 
-    def teams_click_items(self, n: int) -> tuple[list[Item], list[Fresh]]:
+    def teams_click_items(self, n: int, server: str = "teams") -> tuple[list[Item], list[Fresh]]:
         """Choose option 0 on n fresh Teams sessions: the Action.Execute invoke Teams sends,
-        answered with the refreshed card in the HTTP response (the card updates in place)."""
+        answered with the refreshed card in the HTTP response (the card updates in place).
+        The floor does not read the data: any well-formed click of a new user will do."""
         from tests.fakes.teams_connector import click
 
-        take, self.fresh_teams = self.fresh_teams[:n], self.fresh_teams[n:]
+        if server == "tfloor":
+            take = [(f"{TEAMS_USER_PREFIX}{self.user_seq + i:07d}", str(uuid.uuid4()),
+                     "enquiry-start", 1) for i in range(n)]
+            self.user_seq += n
+        else:
+            take, self.fresh_teams = self.fresh_teams[:n], self.fresh_teams[n:]
         items = []
         for aad, sid, node, version in take:
             action = {"verb": "choose",
@@ -659,39 +769,44 @@ class Bench:
             await self.wait_teams(before + ph.ok, self.args.straggler_wait)
             self.refresh_pool()
 
-    async def run_teams_phase(self, kind: str, level: int) -> Phase:
+    async def run_teams_phase(self, kind: str, level: int, server: str = "teams") -> Phase:
         """tstart: HTTP answer, then the card posted to the connector (work/s counts it);
-        tclick: the card comes back in the invoke's own answer, so req/s is the work."""
+        tclick: the card comes back in the invoke's own answer, so req/s is the work.
+        server "teams" is ours' Teams route, "tfloor" the bare Agents SDK floor."""
         a = self.args
         take: list[Fresh] = []
         if kind == "tclick":
-            await self.teams_top_up(a.requests)
-            items, take = self.teams_click_items(a.requests)
+            if server == "teams":
+                await self.teams_top_up(a.requests)
+            items, take = self.teams_click_items(a.requests, server)
         else:
             items = self.teams_start_items(a.requests)
-        ph = Phase("teams", kind, level)
+        ph = Phase(server, kind, level)
         before = await self.teams_posted()
         cpu0 = self.cpu_now()
         t0 = time.perf_counter()
-        await fire(self.url("ours"), items, level, a.seconds, ph, path="/api/messages",
+        await fire(self.url(server), items, level, a.seconds, ph, path="/api/messages",
                    ok=TEAMS_OK)
         if kind == "tstart":
             ph.fake_expected = ph.ok
             got, when = await self.wait_teams(before + ph.ok, a.straggler_wait)
             ph.fake_received = got - before
             ph.work_elapsed = when - t0
-        else:
+        elif server == "teams":
             clicked = take[:ph.sent]
             self.used_sessions.update(sid for _, sid, _, _ in clicked)
             ph.advanced = self.advanced([sid for _, sid, _, _ in clicked])
             self.fresh_teams = take[ph.sent:] + self.fresh_teams
+            ph.work_elapsed = ph.elapsed
+        else:
             ph.work_elapsed = ph.elapsed
         wall = ph.work_elapsed if ph.work_elapsed == ph.work_elapsed else time.perf_counter() - t0
         cpu1 = self.cpu_now()
         ph.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
         ph.cpu["others"] = max(0.0, ph.cpu.pop("machine") - sum(
             ph.cpu[k] for k in self.pids))
-        ph.cpu["teams"] = ph.cpu["ours"]  # the report reads a phase's server by its name
+        # the report reads a phase's server by its name
+        ph.cpu[server] = ph.cpu["ours" if server == "teams" else "floor-teams"]
         ph.cpu["fake"] = ph.cpu["fake-teams"]  # the connector is this phase's fake
         ph.cpu["wall"] = wall
         self.phases.append(ph)
@@ -829,14 +944,15 @@ class Bench:
 
     async def warm_up(self) -> None:
         """A few requests of each kind to each server (bolt's auth.test, lazy imports)."""
-        for server in ("ours", "floor", "bare"):
+        for server in ("ours", "floor", "bare") if self.args.slack else ():
             ph = await fire(self.url(server), self.slash_items(20, server), 1, 10,
                             Phase(server, "warm-up", 1))
             if server == "ours":
                 self.acked["slash"] += ph.ok
         await self.wait_work("views.open", self.acked["slash"], 20)
-        await self.top_up(20)
-        for server in ("ours", "floor", "bare"):
+        if self.args.slack:
+            await self.top_up(20)
+        for server in ("ours", "floor", "bare") if self.args.slack else ():
             before = (await self.fake_counts())["views.update"]
             items, _ = self.click_items(server, 20)
             ph = await fire(self.url(server), items, 1, 10, Phase(server, "warm-up", 1))
@@ -849,6 +965,13 @@ class Bench:
             await fire(self.url("ours"), items, 1, 10, Phase("teams", "warm-up", 1),
                        path="/api/messages", ok=TEAMS_OK)
             self.used_sessions.update(sid for _, sid, _, _ in take)
+            before = await self.teams_posted()
+            ph = await fire(self.url("tfloor"), self.teams_start_items(20), 1, 10,
+                            Phase("tfloor", "warm-up", 1), path="/api/messages", ok=TEAMS_OK)
+            await self.wait_teams(before + ph.ok, 20)
+            items, _ = self.teams_click_items(20, "tfloor")
+            await fire(self.url("tfloor"), items, 1, 10, Phase("tfloor", "warm-up", 1),
+                       path="/api/messages", ok=TEAMS_OK)
         self.fresh = []
         self.refresh_pool()
 
@@ -856,7 +979,7 @@ class Bench:
         await self.start()
         await self.warm_up()
         for level in self.args.levels:
-            for server in ("ours", "floor", "bare"):
+            for server in ("ours", "floor", "bare") if self.args.slack else ():
                 for kind in ("slash", "click"):
                     await asyncio.sleep(0.3)
                     ph = await self.run_phase(server, kind, level)
@@ -865,11 +988,11 @@ class Bench:
                     print(f"  c={level:<3} {server:<5} {kind:<6} {ph.sent:>5} sent in "
                           f"{ph.elapsed:5.2f} s: {ph.rps:6.0f} req/s, p50 {ph.pct(.5):6.2f} ms, "
                           f"p99 {ph.pct(.99):7.2f} ms{extra}", flush=True)
-            if self.args.teams:
+            for server in ("teams", "tfloor") if self.args.teams else ():
                 for kind in TEAMS_KINDS:
                     await asyncio.sleep(0.3)
-                    ph = await self.run_teams_phase(kind, level)
-                    print(f"  c={level:<3} teams {kind:<6} {ph.sent:>5} sent in "
+                    ph = await self.run_teams_phase(kind, level, server)
+                    print(f"  c={level:<3} {server:<6}{kind:<6} {ph.sent:>5} sent in "
                           f"{ph.elapsed:5.2f} s: {ph.rps:6.0f} req/s, p50 {ph.pct(.5):6.2f} ms, "
                           f"p99 {ph.pct(.99):7.2f} ms; work/s {ph.work_rps:.0f}, !200 "
                           f"{ph.sent - ph.ok}, advanced {ph.advanced}", flush=True)
@@ -933,29 +1056,50 @@ def report(b: Bench) -> None:
             print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
                   f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{r.rps:>12.0f}"
                   f"{o.rps / r.rps:>11.2f}{fmt(o.work_rps, '.0f'):>13}")
+    for kind in TEAMS_KINDS:  # ours' Teams route against the Teams floor (no bare Teams app)
+        for level in levels:
+            o, f = ph.get(("teams", kind, level)), ph.get(("tfloor", kind, level))
+            if o is None or f is None:
+                continue
+            print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
+                  f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{'-':>12}{'-':>11}"
+                  f"{fmt(o.work_rps, '.0f'):>13}")
+    if any(p.server == "tfloor" for p in b.phases):
+        print("(tstart / tclick: ours' Teams route against the Teams floor, a bare Agents SDK app;")
+        print(" details and CPU per request in the Teams table below)")
     teams = [p for p in b.phases if p.server == "teams"]
     if teams:
         print()
-        print("Ours' Teams route in the same process and run (POST /api/messages, anonymous mode,")
-        print("fake Bot Connector): tstart = the tree id typed in the personal chat, the card")
-        print("posted to the connector after; tclick = a card's Choose (Action.Execute invoke),")
-        print("the refreshed card in the HTTP answer. work/s counts the connector post (tstart).")
-        hdr = (f"{'kind':<7}{'conc':>5}{'sent':>6}{'!200':>5}{'req/s':>7}{'p50':>8}{'p99':>8}"
-               f"{'work/s':>8}{'CPU ms':>8}{'advanced':>10}{'Slack ours work/s':>19}")
+        print("Ours' Teams route vs the Teams floor, same run (POST /api/messages, anonymous mode,")
+        print("fake Bot Connector). Floor = a bare Agents SDK app (CloudAdapter + ActivityHandler,")
+        print("the SDK's own auth middleware): one POST of a fixed card per message, a fixed card")
+        print("in the answer of each invoke. tstart = the tree id typed in the personal chat by a")
+        print("new user, the card posted to the connector after; tclick = a card's Choose")
+        print("(Action.Execute invoke), the refreshed card in the HTTP answer. work/s counts the")
+        print("connector post (tstart). CPU ms = the server's CPU per request.")
+        hdr = (f"{'kind':<7}{'conc':>5}{'sent':>6}{'!200':>5}{'ours req/s':>11}"
+               f"{'floor req/s':>12}{'ours/floor':>11}{'ours p99':>10}{'floor p99':>10}"
+               f"{'ours work/s':>12}{'ours CPU':>9}{'floor CPU':>10}{'advanced':>9}")
         print(hdr)
         print("-" * len(hdr))
-        for kind, slack_kind in zip(TEAMS_KINDS, ("slash", "click"), strict=True):
+        for kind in TEAMS_KINDS:
             for level in levels:
                 p = ph.get(("teams", kind, level))
                 if p is None:
                     continue
-                o = ph.get(("ours", slack_kind, level))
+                f = ph.get(("tfloor", kind, level))
                 cpu_ms = p.cpu.get("teams", float("nan")) / max(p.ok, 1) * 1e3
-                print(f"{kind:<7}{level:>5}{p.sent:>6}{p.sent - p.ok:>5}{p.rps:>7.0f}"
-                      f"{p.pct(.5):>8.1f}{p.pct(.99):>8.1f}{fmt(p.work_rps, '.0f'):>8}"
-                      f"{cpu_ms:>8.2f}{'' if p.advanced is None else p.advanced:>10}"
-                      f"{fmt(o.work_rps if o else float('nan'), '.0f'):>19}")
-        print("(times in ms; advanced = clicked sessions whose state_version went 1 -> 2)")
+                f_rps = f.rps if f else float("nan")
+                f_p99 = f.pct(.99) if f else float("nan")
+                f_cpu = (f.cpu.get("tfloor", float("nan")) / max(f.ok, 1) * 1e3
+                         if f else float("nan"))
+                print(f"{kind:<7}{level:>5}{p.sent:>6}{p.sent - p.ok:>5}{p.rps:>11.0f}"
+                      f"{fmt(f_rps, '.0f'):>12}{fmt(p.rps / f_rps, '.2f'):>11}"
+                      f"{p.pct(.99):>8.1f}ms{fmt(f_p99, '.1f'):>8}ms"
+                      f"{fmt(p.work_rps, '.0f'):>12}{cpu_ms:>9.2f}{fmt(f_cpu, '.2f'):>10}"
+                      f"{'' if p.advanced is None else p.advanced:>9}")
+        print("(ours/floor = acked req/s; advanced = clicked sessions whose state_version went")
+        print(" 1 -> 2; floor !200 and sent are in the per-phase lines above)")
     print()
     if 8 in levels:
         print("Targets at concurrency 8 (against the fair floor):")
@@ -1032,7 +1176,7 @@ def report(b: Bench) -> None:
 
 
 def server_log_summary(b: Bench) -> None:
-    for name in ("ours", "floor", "bare", "fake"):
+    for name in ("ours", "floor", "bare", "fake", "floor-teams", "fake-teams"):
         log = b.tmp / f"{name}.log"
         if not log.exists():
             continue
@@ -1094,7 +1238,7 @@ def _interrupt(*_: Any) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--role", choices=["main", "fake-slack", "fake-teams", "bare", "floor",
-                             "profiled-serve"],
+                             "teams-floor", "profiled-serve"],
                     default="main",
                     help=argparse.SUPPRESS)
     ap.add_argument("--parent", type=int, default=0, help=argparse.SUPPRESS)
@@ -1111,6 +1255,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="300 requests / 2 s per level")
     ap.add_argument("--no-teams", dest="teams", action="store_false",
                     help="leave out ours' Teams route (POST /api/messages, anonymous mode)")
+    ap.add_argument("--no-slack", dest="slack", action="store_false",
+                    help="leave out the Slack phases (e.g. to profile ours' Teams route alone)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, SQLite file)")
     ap.add_argument("--database-url", default="",
                     help="ours on PostgreSQL: a server URL such as postgresql://postgres@"
@@ -1132,6 +1278,9 @@ def main() -> int:
         return 0
     if args.role == "fake-slack":
         asyncio.run(role_fake_slack(args.parent))
+        return 0
+    if args.role == "teams-floor":
+        asyncio.run(role_teams_floor(args.parent, args.port))
         return 0
     if args.role in ("bare", "floor"):
         asyncio.run(role_bare(args.parent, args.port, args.fake_url, floor=args.role == "floor"))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, cast
 
 from microsoft_agents.activity import (
     Activity,
@@ -38,9 +39,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# a conversation's reference stored by this process is written again only when it changed
+# or is older than this (so a row another instance rewrote is refreshed within the hour)
+REF_REFRESH = 3600.0
+REFS_MAX = 50_000  # a cache, not a record: start over when full
+_AS_DICT = "ethicsbot.activity"  # turn_state key of the activity's wire dict
+
+
 def as_dict(activity: Activity) -> dict[str, Any]:
     """The activity as the wire JSON (camelCase), which our code reads."""
     return activity.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def turn_activity(turn_context: TurnContext) -> dict[str, Any]:
+    """`as_dict` of the turn's activity, dumped once per turn (every handler reads it). The
+    dict is shared: handlers read it and never change it."""
+    cached = turn_context.turn_state.get(_AS_DICT)
+    if cached is None:
+        cached = turn_context.turn_state[_AS_DICT] = as_dict(turn_context.activity)
+    return cast(dict[str, Any], cached)
 
 
 def delivery_key(activity: dict[str, Any]) -> str | None:
@@ -69,14 +86,27 @@ class EthicsAgent(ActivityHandler):
         self.h = TeamsConsultations(consult, contact)
         # teamsdesk: speaking up, the case desk and exercises (mount sets it)
         self.desk: TeamsDesk | None = None
+        self._refs: dict[ConversationRef, float] = {}  # stored by this process, and when
+
+    def _arrived(self, ref: ConversationRef | None, key: str | None) -> bool:
+        """In one hop off the event loop: refresh the conversation's reference (unless this
+        process stored the very same one within REF_REFRESH), then claim the delivery key.
+        False when the activity was handled already (a redelivery)."""
+        if ref is not None:
+            now = time.monotonic()
+            stored = self._refs.get(ref)
+            if stored is None or now - stored > REF_REFRESH:
+                self.conversations.remember(ref)
+                if len(self._refs) >= REFS_MAX:
+                    self._refs.clear()
+                self._refs[ref] = now
+        return key is None or self.service.first_delivery(key)
 
     async def on_turn(self, turn_context: TurnContext) -> None:  # type: ignore[override]
-        activity = as_dict(turn_context.activity)
+        activity = turn_activity(turn_context)
         ref = ConversationRef.from_activity(activity)
-        if ref is not None:
-            await asyncio.to_thread(self.conversations.remember, ref)
         key = delivery_key(activity)
-        if key is not None and not await asyncio.to_thread(self.service.first_delivery, key):
+        if not await asyncio.to_thread(self._arrived, ref, key):
             log.info("teams: redelivered %s activity ignored", activity.get("type"))
             if activity.get("type") == "invoke":
                 await self._answer_duplicate_invoke(turn_context, activity)
@@ -86,7 +116,7 @@ class EthicsAgent(ActivityHandler):
     # -- messages ------------------------------------------------------------------------------
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
-        activity = as_dict(turn_context.activity)
+        activity = turn_activity(turn_context)
         kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
         lang = await self.h.lang(activity)
         words = _strip_mentions(activity).split()
@@ -111,13 +141,13 @@ class EthicsAgent(ActivityHandler):
             # an Action.Submit from an older client: treat it as the same click
             card = await self.h.on_action(activity, str(value["verb"]), value)
         else:
-            card = await self.h.on_text(activity, _strip_mentions(activity))
+            card = await self.h.on_text(activity, _strip_mentions(activity), lang)
         await self.send(activity, card)
 
     async def on_members_added_activity(  # type: ignore[override]
         self, members_added: list[ChannelAccount], turn_context: TurnContext
     ) -> None:
-        activity = as_dict(turn_context.activity)
+        activity = turn_activity(turn_context)
         bot_id = (activity.get("recipient") or {}).get("id")
         kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
         if kind == "personal" and any(m.id == bot_id for m in members_added):
@@ -130,7 +160,7 @@ class EthicsAgent(ActivityHandler):
     async def on_adaptive_card_invoke(  # type: ignore[override]
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
     ) -> AdaptiveCardInvokeResponse:
-        activity = as_dict(turn_context.activity)
+        activity = turn_activity(turn_context)
         action = invoke_value.action
         data = dict(action.data or {})
         verb = str(action.verb or data.get("verb") or "")

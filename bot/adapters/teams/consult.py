@@ -57,13 +57,15 @@ class TeamsConsultations:
 
     async def lang(self, activity: dict[str, Any]) -> str:
         """The language the user chose, else their Teams locale (stored, not as a choice)."""
-        owner = owner_of(activity)
-        lang = await self.call(self.service.lang_of, owner)
+        return str(await self.call(self._lang, owner_of(activity), locale_lang(activity)))
+
+    def _lang(self, owner: str, locale: str) -> str:
+        """Read and, for someone new, store: one hop off the event loop, not two."""
+        lang = self.service.lang_of(owner)
         if lang:
             return str(lang)
-        lang = locale_lang(activity)
-        await self.call(self.service.set_lang, owner, lang, chosen=False)
-        return lang
+        self.service.set_lang(owner, locale, chosen=False)
+        return locale
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -90,9 +92,14 @@ class TeamsConsultations:
             return C.walk_card(turn.replies, turn.state.id, lang, handoff_title=handoff)
 
     async def welcome(
-        self, activity: dict[str, Any], *, greeting: bool = False, notice: str = ""
+        self,
+        activity: dict[str, Any],
+        *,
+        greeting: bool = False,
+        notice: str = "",
+        lang: str | None = None,
     ) -> C.Card:
-        lang = await self.lang(activity)
+        lang = lang or await self.lang(activity)
         trees = await self.call(self.service.catalogue, lang)
         unfinished = await self.call(self.service.sessions, owner_of(activity), "active", 5)
         card = C.welcome_card(
@@ -101,9 +108,11 @@ class TeamsConsultations:
         # teamsrep: the reflection follow-up's opt-out (bot/adapters/teams/reflection.py)
         return await self.welcome_extra(activity, card, lang) if self.welcome_extra else card
 
-    async def search(self, activity: dict[str, Any], text: str, *, notice: str = "") -> C.Card:
+    async def search(
+        self, activity: dict[str, Any], text: str, *, notice: str = "", lang: str | None = None
+    ) -> C.Card:
         """Search the guides for what was typed; the text is never stored or logged."""
-        lang = await self.lang(activity)
+        lang = lang or await self.lang(activity)
         self.service.content.maybe_reload()
         index = self.service.content.content.search_index()
         found = await self.call(find_guides, index, text, lang)
@@ -111,25 +120,27 @@ class TeamsConsultations:
 
     # -- typed messages ------------------------------------------------------------------------
 
-    async def on_text(self, activity: dict[str, Any], text: str) -> C.Card:
-        """What a typed message in the personal chat answers (always one card)."""
+    async def on_text(self, activity: dict[str, Any], text: str, lang: str | None = None) -> C.Card:
+        """What a typed message in the personal chat answers (always one card). `lang`: the
+        person's language when the caller has looked it up already (one read, not two)."""
         words = text.strip().split()
         first = words[0].lower() if words else ""
         owner = owner_of(activity)
         if not words or (first in OPENERS and len(words) == 1):
-            return await self.welcome(activity)
+            return await self.welcome(activity, lang=lang)
         if first in HELP and len(words) == 1:
-            lang = await self.lang(activity)
+            lang = lang or await self.lang(activity)
             return C.note_card(msg("help", lang), lang)
         if first == "lang" and len(words) == 2 and words[1].lower() in ("en", "zh"):
             lang = words[1].lower()
             await self.call(self.service.set_lang, owner, lang)
             return C.note_card(msg("lang_set", lang), lang)
         query = " ".join(words[1:] if first in OPENERS else words)
-        tree_id = await self.call(self.service.find_tree, query)
+        # in memory (the loaded trees, no database, no file): not worth a thread hop
+        tree_id = self.service.find_tree(query)
         if tree_id is None:  # not an id or a topic word: a description in their own words
-            return await self.search(activity, query)
-        lang = await self.lang(activity)
+            return await self.search(activity, query, lang=lang)
+        lang = lang or await self.lang(activity)
         turn = await self.call(self.service.start, owner, tree_id, lang)
         return await self.walk(owner, turn)
 

@@ -49,6 +49,9 @@ from bot.storage.errors import StorageUnavailable
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+# at a normal stop, how long late answers to timed-out posts are still waited for: without
+# it their ids are lost and the outbox's next attempt posts again, marked "may repeat"
+DRAIN_SECONDS = 10.0
 # test seams, set on the app before it starts: a stub token source instead of MSAL (no
 # network), and a local JWKS instead of the Bot Framework's key set
 CONNECTIONS = web.AppKey("teams_connections", Connections)
@@ -61,6 +64,36 @@ CLIENT = web.AppKey("teams_client", ConnectorClient)
 HTTP = web.AppKey("teams_http", aiohttp.ClientSession)
 STOP = web.AppKey("teams_stop", asyncio.Event)
 TASKS = web.AppKey("teams_tasks", list)
+
+
+class _NotOurs:
+    """Stands where the SDK puts its per-turn connector and user-token clients. Ours never
+    uses them (replies go through `ConnectorClient`, click answers in the invoke response,
+    no user sign-in), and the SDK's own would cost every turn a new aiohttp session, two
+    package-metadata look-ups and, with a client id, two token requests. Anything that
+    reaches for one fails loudly instead of sending something unseen."""
+
+    base_uri = ""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # introspection (copy, hasattr of protocols): plain absence
+            raise AttributeError(name)
+        raise RuntimeError(f"the Agents SDK's own client is not used by EthicsBot ({name})")
+
+    async def close(self) -> None:
+        return None
+
+
+class OwnClients:
+    """The `ChannelServiceClientFactoryBase` of our adapter: no SDK client per turn."""
+
+    _unused = _NotOurs()
+
+    async def create_connector_client(self, *args: Any, **kwargs: Any) -> Any:
+        return self._unused
+
+    async def create_user_token_client(self, *args: Any, **kwargs: Any) -> Any:
+        return self._unused
 
 
 def sdk_config(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -138,10 +171,6 @@ def mount(app: web.Application, services: Services) -> None:
                 "token (CONNECTIONS__SERVICE_CONNECTION__SETTINGS__ANONYMOUS_ALLOWED). "
                 "For local use only; never expose this instance."
             )
-            # said once above; the SDK would repeat "App ID is not provided" on every turn
-            logging.getLogger(
-                "microsoft_agents.hosting.core.connector.client.user_token_client"
-            ).setLevel(logging.ERROR)
         app[GUARD] = TokenGuard(config, jwks_url=app.get(JWKS_URL, ""))
         app[HTTP] = aiohttp.ClientSession()
         tokens: Tokens = no_token
@@ -153,7 +182,7 @@ def mount(app: web.Application, services: Services) -> None:
 
         app[CLIENT] = client = ConnectorClient.from_environ(app[HTTP], tokens, settings.environ)
         conversations = ConversationStore(services.db, services.clock)
-        adapter = CloudAdapter(connection_manager=connections)
+        adapter = CloudAdapter(channel_service_client_factory=OwnClients())
         adapter.on_turn_error = _turn_error(client)
         app[ADAPTER] = adapter
         app[AGENT] = EthicsAgent(
@@ -178,7 +207,12 @@ def mount(app: web.Application, services: Services) -> None:
             for task in app[TASKS]:
                 await asyncio.wait_for(task, 20)
         finally:
-            await app[HTTP].close()
+            try:
+                # a post that timed out is still listened to: let its late answer (the id the
+                # next attempt looks for) arrive before the session closes, within a bound
+                await app[CLIENT].drain(min(DRAIN_SECONDS, app[CLIENT].late_window))
+            finally:
+                await app[HTTP].close()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
