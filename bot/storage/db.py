@@ -86,10 +86,23 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(_alembic_config(conn), "head")
 
 
+@contextmanager
+def _ours() -> Iterator[None]:
+    """Database faults as `StorageUnavailable`, for every kind of transaction below: not
+    chained, since the cause's text can name parameters."""
+    try:
+        yield
+    except Exception as exc:
+        unavailable = translated(exc)
+        if unavailable is exc:
+            raise
+        raise unavailable from None
+
+
 class Database:
     """The engine plus a session factory; `tx()` is one short write transaction.
 
-    Both `tx()` and `read()` raise `StorageUnavailable` (bot/storage/errors.py) when the
+    `tx()`, `read()` and `core()` raise `StorageUnavailable` (bot/storage/errors.py) when the
     database is away, locked past the busy timeout or full: the transaction was rolled back,
     and the caller's adapter can say "try again" without knowing SQLAlchemy."""
 
@@ -100,27 +113,15 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
-        try:
-            with self._factory() as s, s.begin():
-                yield s
-        except Exception as exc:
-            unavailable = translated(exc)
-            if unavailable is exc:
-                raise
-            raise unavailable from None  # not chained: the cause's text can name parameters
+        with _ours(), self._factory() as s, s.begin():
+            yield s
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only transaction: on SQLite it does not take the write lock."""
-        try:
-            with self._factory() as s, s.begin():
-                s.connection(execution_options={"eb_readonly": True})
-                yield s
-        except Exception as exc:
-            unavailable = translated(exc)
-            if unavailable is exc:
-                raise
-            raise unavailable from None
+        with _ours(), self._factory() as s, s.begin():
+            s.connection(execution_options={"eb_readonly": True})
+            yield s
 
     @contextmanager
     def core(self, *, readonly: bool = False) -> Iterator[Connection]:
@@ -130,17 +131,11 @@ class Database:
         without the ORM Session and its unit of work, which cost more than the statements
         themselves in the profile of a click. A step that needs an ORM Session inside it gets
         one on this connection (`session_on`), in the same transaction."""
-        try:
-            with self.engine.connect() as conn:
-                if readonly:
-                    conn.execution_options(eb_readonly=True)
-                with conn.begin():
-                    yield conn
-        except Exception as exc:
-            unavailable = translated(exc)
-            if unavailable is exc:
-                raise
-            raise unavailable from None
+        with _ours(), self.engine.connect() as conn:
+            if readonly:
+                conn.execution_options(eb_readonly=True)
+            with conn.begin():
+                yield conn
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
