@@ -129,7 +129,21 @@ def _serve_one(
         from bot.ops.logs import configure
 
         configure(*log)
+    _tune_malloc()
     run(settings, bootstrap(settings), host, port, reuse_port=reuse_port)
+
+
+def _tune_malloc() -> None:
+    """Before bootstrap starts any thread: a long-running server's malloc settings
+    (bot/ops/memory.py says which and why)."""
+    import logging
+    import os
+
+    from bot.ops import memory
+
+    applied = memory.tune(os.environ)
+    if applied:
+        logging.getLogger("bot.ops.memory").info("malloc tuned: %s", ", ".join(applied))
 
 
 def _serve_many(
@@ -180,6 +194,7 @@ def _socket(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+    _tune_malloc()
     asyncio.run(run_socket_mode(bootstrap(settings)))
     return 0
 

@@ -48,6 +48,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.execute("PRAGMA secure_delete=ON")
             cur.execute("PRAGMA foreign_keys=ON")
+            # 512 KiB of page cache per pooled connection instead of 2 MiB: the hot rows are
+            # found by primary key (the B-tree's inner pages stay cached), the OS caches the
+            # file anyway, and the default let each of up to 15 connections grow its own copy
+            # by 2 MiB over a long run (the soak's "SQLite own" memory, bench/README.md)
+            cur.execute("PRAGMA cache_size=-512")
             cur.close()
 
         @event.listens_for(engine, "begin")
