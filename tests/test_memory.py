@@ -1,6 +1,6 @@
 """A long-running server gives freed heap memory back: what the 10-minute soak found growing
 (+24 % RSS, all of it memory glibc kept after requests had freed it) is returned by
-`bot.ops.memory.release`, which the timers call once a minute; and a server process keeps
+`bot.ops.memory.release`, which the timers call every 30 s; and a server process keeps
 malloc to two arenas and a fixed mmap threshold (`bot.ops.memory.tune`, at start), unless the
 operator's environment says otherwise."""
 

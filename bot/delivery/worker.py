@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -176,12 +175,10 @@ class Worker:
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = 30.0) -> None:
     """Case reminders and the exercise scheduler, once per process (not per platform): both
-    only write outbox rows, under unique keys, so several instances may run them. Every
-    other round also hands freed heap memory back to the OS (bot/ops/memory.py)."""
+    only write outbox rows, under unique keys, so several instances may run them. Each
+    round also hands freed heap memory back to the OS (bot/ops/memory.py)."""
     loop = asyncio.get_running_loop()
-    for round_ in itertools.count():
-        if stop.is_set():
-            break
+    while not stop.is_set():
         started = loop.time()
         try:
             await asyncio.to_thread(services.cases.remind)
@@ -190,7 +187,6 @@ async def run_timers(services: Services, stop: asyncio.Event, every: float = 30.
             await asyncio.to_thread(services.reflection.tick)
         except Exception:
             log.exception("timers failed; retrying")
-        if round_ % 2 == 1:
-            await asyncio.to_thread(memory.release)
+        await asyncio.to_thread(memory.release)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, every - (loop.time() - started)))
