@@ -111,6 +111,23 @@ async def _exit_when_orphaned(parent: int, lifetime: float) -> None:
         await asyncio.sleep(0.5)
 
 
+async def _serve_until_orphaned(app: web.Application, port: int, parent: int) -> None:
+    """A floor's app on 127.0.0.1:port, with the `/healthz` the parent polls, until the
+    parent is gone or the child's lifetime has run out."""
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await _exit_when_orphaned(parent, CHILD_LIFETIME_S)
+    finally:
+        await runner.cleanup()
+
+
 async def role_fake_slack(parent: int) -> None:
     from tests.fakes.slack_api import FakeSlack
 
@@ -209,19 +226,11 @@ async def role_bare(parent: int, port: int, fake_url: str, *, floor: bool = Fals
         response = await bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
-    async def healthz(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"status": "ok"})
-
     app = web.Application()
     app.router.add_post("/slack/events", events)
-    app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        await _exit_when_orphaned(parent, CHILD_LIFETIME_S)
+        await _serve_until_orphaned(app, port, parent)
     finally:
-        await runner.cleanup()
         await http.close()
 
 
@@ -290,20 +299,12 @@ async def role_teams_floor(parent: int, port: int) -> None:
         response = await adapter.process(request, agent)
         return response if response is not None else web.Response(status=202)
 
-    async def healthz(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"status": "ok"})
-
     app = web.Application(middlewares=[jwt_authorization_middleware])
     app["agent_configuration"] = connections.get_default_connection_configuration()
     app.router.add_post("/api/messages", messages)
-    app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        await _exit_when_orphaned(parent, CHILD_LIFETIME_S)
+        await _serve_until_orphaned(app, port, parent)
     finally:
-        await runner.cleanup()
         await http.close()
 
 
