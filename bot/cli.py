@@ -130,7 +130,20 @@ def _serve_one(
 
         configure(*log)
     _tune_malloc()
-    run(settings, bootstrap(settings), host, port, reuse_port=reuse_port)
+    services = bootstrap(settings)
+    _settle()
+    run(settings, services, host, port, reuse_port=reuse_port)
+
+
+def _settle() -> None:
+    """After bootstrap, before serving: what was loaded stays out of the collector's way
+    (bot/ops/memory.settle says why)."""
+    import logging
+
+    from bot.ops import memory
+
+    frozen = memory.settle()
+    logging.getLogger("bot.ops.memory").info("heap settled: %d objects frozen", frozen)
 
 
 def _tune_malloc() -> None:
@@ -195,7 +208,9 @@ def _socket(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
     _tune_malloc()
-    asyncio.run(run_socket_mode(bootstrap(settings)))
+    services = bootstrap(settings)
+    _settle()
+    asyncio.run(run_socket_mode(services))
     return 0
 
 

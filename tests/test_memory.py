@@ -145,7 +145,48 @@ async def test_memory_serve_says_at_start_how_it_tuned_malloc(
         await server.aclose()
     expected = "malloc tuned: MALLOC_ARENA_MAX=2, MALLOC_MMAP_THRESHOLD_=65536"
     glibc = platform.libc_ver()[0] == "glibc" and ctypes.util.find_library("c") is not None
-    assert said == ([expected] if glibc else [])
+    tuned = [m for m in said if m.startswith("malloc tuned")]
+    assert tuned == ([expected] if glibc else [])
+    # the loaded content was moved out of the collector's way before the first request
+    settled = [m for m in said if m.startswith("heap settled")]
+    assert len(settled) == 1 and int(settled[0].split()[2]) > 10_000, said
+
+
+# The content is loaded and settled (frozen), then reloaded: the old content and its search
+# index must still be freed, or every trainer's edit would leave a copy in memory for good.
+RELOAD = textwrap.dedent(
+    """
+    import gc, os, sys, weakref
+    from bot.bootstrap import bootstrap
+    from bot.config import Settings
+    from bot.ops import memory
+
+    services = bootstrap(Settings.from_env())
+    memory.settle()
+    old = services.content.content
+    alive = [weakref.ref(old), weakref.ref(old.search)]
+    del old
+    for _ in range(3):
+        assert services.content.maybe_reload(force=True)
+    gc.collect()
+    print(sum(r() is not None for r in alive))
+    """
+)
+
+
+def test_memory_content_reloaded_after_the_heap_settled_is_still_freed(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    env = slack_env(f"sqlite:///{tmp_path / 'r.db'}", fake.url)
+    out = subprocess.run(
+        [sys.executable, "-c", RELOAD],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["0"]
 
 
 @GLIBC
