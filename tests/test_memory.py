@@ -56,7 +56,8 @@ GLIBC = pytest.mark.skipif(
 
 # Eight threads allocate at once (glibc gives each new thread an arena of its own, up to its
 # limit); then a 1 MiB block is freed, which by default raises the mmap threshold to 1 MiB, and
-# a 256 KiB block is asked for: mmapped (returned whole when freed) only if the threshold stayed.
+# 256 KiB blocks are asked for, sixteen more than the heaps' free chunks could hold: those
+# sixteen are mmapped (returned whole when freed) only if the threshold stayed at 64 KiB.
 ARENAS = textwrap.dedent(
     """
     import ctypes, ctypes.util, os, sys, tempfile, threading
@@ -94,9 +95,12 @@ ARENAS = textwrap.dedent(
         ).split()]
     libc.mallinfo2.restype = MallInfo2
     libc.free(libc.malloc(1 << 20))
-    before = libc.mallinfo2().hblks
-    libc.malloc(256 * 1024)
-    print(arenas, libc.mallinfo2().hblks - before, ",".join(applied))
+    # free chunks already in the heaps (the threads' freed blocks) may serve a few 256 KiB
+    # requests whatever the threshold; ask for sixteen more than they could hold
+    info = libc.mallinfo2()
+    asked = info.fordblks // (256 * 1024) + 16
+    blocks = [libc.malloc(256 * 1024) for _ in range(asked)]
+    print(arenas, libc.mallinfo2().hblks - info.hblks, ",".join(applied))
     """
 )
 
@@ -118,8 +122,8 @@ def _arenas(mode: str, **env: str) -> tuple[int, int, str]:
 def test_memory_tuned_process_keeps_to_two_arenas_and_mmaps_large_blocks() -> None:
     arenas, mmapped, applied = _arenas("tune")
     assert applied == "MALLOC_ARENA_MAX=2,MALLOC_MMAP_THRESHOLD_=65536"
-    assert arenas <= 2 and mmapped == 1
-    # the same process untuned: an arena per thread, and the 256 KiB block in the heap
+    assert arenas <= 2 and mmapped >= 16
+    # the same process untuned: an arena per thread, and every 256 KiB block in the heap
     arenas, mmapped, _ = _arenas("plain")
     assert arenas > 2 and mmapped == 0
 
@@ -128,7 +132,7 @@ def test_memory_tuned_process_keeps_to_two_arenas_and_mmaps_large_blocks() -> No
 def test_memory_the_operators_malloc_settings_win() -> None:
     arenas, mmapped, applied = _arenas("tune", MALLOC_ARENA_MAX="4")
     assert applied == "MALLOC_MMAP_THRESHOLD_=65536"
-    assert arenas == 4 and mmapped == 1
+    assert arenas == 4 and mmapped >= 16
 
 
 async def test_memory_serve_says_at_start_how_it_tuned_malloc(
