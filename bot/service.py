@@ -28,7 +28,7 @@ from bot.core.session import SessionState
 from bot.identity import Pseudonymizer, derive_key, make_pseudonymizer
 from bot.search import Findings, find_guides
 from bot.storage import audit, counters
-from bot.storage.db import Database, insert, insert_for, rowcount, session_on
+from bot.storage.db import Database, insert_for, rowcount, session_on
 from bot.storage.tables import SeenEventRow, SessionRow, UserPrefRow
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,23 @@ _SAVE = (
     )
 )
 
+_SEEN = cast(Table, SeenEventRow.__table__)
 _PREF: dict[tuple[str, bool], Any] = {}
+_CLAIM: dict[str, Any] = {}
+
+
+def _claim_stmt(dialect: str) -> Any:
+    """The delivery key's INSERT … ON CONFLICT DO NOTHING RETURNING, built once per dialect
+    (RETURNING, not rowcount: PostgreSQL reports -1 for an ORM-session INSERT)."""
+    stmt = _CLAIM.get(dialect)
+    if stmt is None:
+        stmt = _CLAIM[dialect] = (
+            insert_for(dialect)(_SEEN)
+            .values(key=bindparam("k_key"), at=bindparam("k_at"))
+            .on_conflict_do_nothing()
+            .returning(_SEEN.c.key)
+        )
+    return stmt
 
 
 def _pref_upsert(dialect: str, chosen: bool) -> Any:
@@ -87,6 +103,9 @@ def _pref_upsert(dialect: str, chosen: bool) -> Any:
 
 
 Clock = Callable[[], datetime]
+# an adapter's own writes that belong in the transaction of the event they came with (where
+# to post to that conversation later, say): run inside it, committed or rolled back with it
+AlsoWrite = Callable[[Connection], None]
 # called in the transaction that records an outcome: (tx, platform identity, session, event)
 OutcomeHook = Callable[[Session, str, SessionState, OutcomeReached], None]
 
@@ -110,6 +129,15 @@ class Action:
     version: int
     option: int = -1
     text: str = ""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """`ConsultationService.arrive`'s answer: the first delivery of its event or not, and
+    the person's language when one was asked for (None: none stored, no locale given)."""
+
+    first: bool
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -308,7 +336,9 @@ class ConsultationService:
             },
         )
 
-    def _load(self, owner: str, session_id: str, *, action: str) -> SessionState:
+    def _load(
+        self, owner: str, session_id: str, *, action: str, audit: bool = True
+    ) -> SessionState:
         owner = self.who(owner)
         with self.db.core(readonly=True) as conn:
             row = conn.execute(_LOAD, {"id": session_id}).first()
@@ -316,7 +346,8 @@ class ConsultationService:
             raise Refused("gone")
         if row.owner == owner:
             return SessionState.from_json(row.state)
-        self.refuse(owner, f"session.{action}", f"session:{session_id}", "not the owner")
+        if audit:
+            self.refuse(owner, f"session.{action}", f"session:{session_id}", "not the owner")
         raise Refused("not_yours")
 
     def refuse(self, owner: str, action: str, subject: str, reason: str) -> None:
@@ -333,61 +364,100 @@ class ConsultationService:
             )
         log.warning("refused %s: %s", action, reason)
 
-    def view(self, owner: str, session_id: str) -> Turn:
-        state = self._load(owner, session_id, action="view")
+    def view(self, owner: str, session_id: str, *, audit: bool = True) -> Turn:
+        """The session's current step. `audit` False: a refusal is not recorded again (the
+        answer to a redelivered event, whose first delivery recorded it already)."""
+        state = self._load(owner, session_id, action="view", audit=audit)
         return self.engine().view(self._tree_for(state), state)
 
-    def act(self, owner: str, session_id: str, action: Action) -> Turn:
-        """Apply one click or answer. Raises Refused('stale'|'not_yours'|'invalid'|'gone').
+    def act(
+        self,
+        owner: str,
+        session_id: str,
+        action: Action,
+        *,
+        delivery: str | None = None,
+        also: AlsoWrite | None = None,
+    ) -> Turn:
+        """Apply one click or answer. Raises
+        Refused('stale'|'not_yours'|'invalid'|'gone'|'redelivered').
 
         One transaction reads the session, runs the engine step (microseconds), writes the
         new state guarded by its version and, at an outcome, records its side effects (the
         finished counter, the reflection follow-up): a click is one BEGIN/COMMIT, and an
         outcome is never stored without its follow-up. A refusal writes nothing of the
-        click; it is audited after that transaction, in its own."""
+        click; it is audited after that transaction, in its own.
+
+        `delivery`: the platform event's delivery key, claimed first in the same transaction,
+        so a redelivered event (the same key) is refused as 'redelivered' with nothing written,
+        and a step is applied once however often it is delivered. `also`: the adapter's own
+        writes for this event, in the same transaction (`AlsoWrite`)."""
         who = self.who(owner)
+        failed: Refused | None = None  # nothing of the click written: said after the commit
         refusal: tuple[str, str] | None = None  # (message key, audit reason)
         with self.db.core() as conn:
-            row = conn.execute(_LOAD, {"id": session_id}).first()
-            if row is None:
-                raise Refused("gone")
-            if row.owner != who:
-                refusal = ("not_yours", "not the owner")
+            if delivery is not None and not self._claim(conn, delivery):
+                raise Refused("redelivered", "delivery key seen before")
+            if also is not None:
+                also(conn)
+            try:
+                turn, refusal = self._apply(conn, who, session_id, action)
+            except Refused as exc:
+                if delivery is None and also is None:
+                    raise  # nothing to keep: roll back as ever
+                # the claim and the adapter's writes stay: this delivery was handled (a
+                # redelivered copy of a stale click is refused as 'redelivered')
+                failed = exc
             else:
-                state = SessionState.from_json(row.state)
-                turn, invalid = self._step(conn, state, action)
-                if invalid is not None:
-                    refusal = ("invalid", invalid)
-                else:
-                    done = conn.execute(
-                        _SAVE,
-                        {
-                            "b_id": session_id,
-                            "expected": state.version,
-                            "b_node": turn.state.node,
-                            "b_state_version": turn.state.version,
-                            "b_status": turn.state.status,
-                            "b_state": turn.state.to_json(),
-                            "b_updated_at": self.clock(),
-                        },
-                    )
-                    if rowcount(done) != 1:  # another instance applied a click first
-                        raise Refused("stale", "concurrent update")
-                    if turn.state.status == "finished":
-                        # an ORM Session for the outcome's side effects, in this transaction
-                        with session_on(conn) as s:
-                            counters.bump(s, "consultations-finished")
-                            for event in turn.events:
-                                if self.on_outcome is not None:
-                                    # the platform identity, not the pseudonym: the hook
-                                    # needs the platform and the address to come back to
-                                    self.on_outcome(s, owner, turn.state, event)
-                            s.flush()
+                if turn is not None and refusal is None and turn.state.status == "finished":
+                    # an ORM Session for the outcome's side effects, in this transaction
+                    with session_on(conn) as s:
+                        counters.bump(s, "consultations-finished")
+                        for event in turn.events:
+                            if self.on_outcome is not None:
+                                # the platform identity, not the pseudonym: the hook
+                                # needs the platform and the address to come back to
+                                self.on_outcome(s, owner, turn.state, event)
+                        s.flush()
+        if failed is not None:
+            raise failed
         if refusal is not None:
             key, reason = refusal
             self.refuse(owner, f"session.{action.kind}", f"session:{session_id}", reason)
             raise Refused(key, reason)
+        assert turn is not None  # no refusal: a turn
         return turn
+
+    def _apply(
+        self, conn: Connection, who: str, session_id: str, action: Action
+    ) -> tuple[Turn | None, tuple[str, str] | None]:
+        """`act`'s read, step and guarded write in `conn`'s transaction: the new turn, or the
+        refusal to audit (message key, reason) with nothing written. Raises Refused
+        ('gone'|'stale') before any write, or after an UPDATE that matched no row."""
+        row = conn.execute(_LOAD, {"id": session_id}).first()
+        if row is None:
+            raise Refused("gone")
+        if row.owner != who:  # someone else's: not even parsed
+            return None, ("not_yours", "not the owner")
+        state = SessionState.from_json(row.state)
+        turn, invalid = self._step(conn, state, action)
+        if invalid is not None:
+            return turn, ("invalid", invalid)
+        done = conn.execute(
+            _SAVE,
+            {
+                "b_id": session_id,
+                "expected": state.version,
+                "b_node": turn.state.node,
+                "b_state_version": turn.state.version,
+                "b_status": turn.state.status,
+                "b_state": turn.state.to_json(),
+                "b_updated_at": self.clock(),
+            },
+        )
+        if rowcount(done) != 1:  # another instance applied a click first
+            raise Refused("stale", "concurrent update")
+        return turn, None
 
     def _step(
         self, conn: Connection, state: SessionState, action: Action
@@ -489,12 +559,42 @@ class ConsultationService:
     def first_delivery(self, key: str) -> bool:
         """True the first time `key` is seen (Slack event retries carry the same event id),
         also when two instances receive it at the same moment."""
-        with self.db.tx() as s:
-            # RETURNING, not rowcount: PostgreSQL reports -1 for an ORM-session INSERT
-            added = s.execute(
-                insert(s)(SeenEventRow)
-                .values(key=key, at=self.clock())
-                .on_conflict_do_nothing()
-                .returning(SeenEventRow.key)
-            ).first()
-            return added is not None
+        with self.db.core() as conn:
+            return self._claim(conn, key)
+
+    def _claim(self, conn: Connection, key: str) -> bool:
+        """`first_delivery` inside `conn`'s transaction: rolled back with it, so an event
+        whose handling failed is handled again when it is redelivered."""
+        added = conn.execute(
+            _claim_stmt(conn.dialect.name), {"k_key": key, "k_at": self.clock()}
+        ).first()
+        return added is not None
+
+    def arrive(
+        self,
+        delivery: str | None,
+        *,
+        owner: str | None = None,
+        locale: str = "",
+        also: AlsoWrite | None = None,
+    ) -> Arrival:
+        """What an inbound platform event needs before it is handled, in one transaction:
+        the delivery key claimed (a redelivery: `first` False, nothing else done or
+        written), the adapter's own writes (`also`) and, with `owner`, the person's
+        language, the platform's `locale` stored for someone new (not as a choice; a
+        choice made later wins), as `lang_of` then `set_lang(chosen=False)` would."""
+        with self.db.core() as conn:
+            if delivery is not None and not self._claim(conn, delivery):
+                return Arrival(first=False)
+            if also is not None:
+                also(conn)
+            if owner is None:
+                return Arrival(first=True)
+            who = self.who(owner)
+            row = conn.execute(_LANG, {"owner": who}).first()
+            if row is not None and row.lang:
+                return Arrival(first=True, lang=str(row.lang))
+            if not locale:
+                return Arrival(first=True)
+            self._store_lang(conn, who, locale, chosen=False)
+            return Arrival(first=True, lang=locale)

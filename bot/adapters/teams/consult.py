@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.adapters.teams import cards as C
@@ -19,7 +20,7 @@ from bot.adapters.teams.text import msg
 from bot.core.engine import Turn
 from bot.core.replies import OutcomeReply
 from bot.search import find_guides
-from bot.service import Action, ConsultationService, Refused
+from bot.service import Action, AlsoWrite, ConsultationService, Refused
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,48 @@ NODE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 OPENERS = {"ethics", "/ethics", "start", "menu", "hi", "hello", "道德", "开始", "咨询"}
 HELP = {"help", "?", "帮助"}
 WelcomeExtra = Callable[[dict[str, Any], "C.Card", str], Awaitable["C.Card"]]
+
+
+_STEPS: dict[str, Literal["choose", "answer", "proceed", "back"]] = {
+    C.V_CHOOSE: "choose",
+    C.V_ANSWER: "answer",
+    C.V_PROCEED: "proceed",
+    C.V_BACK: "back",
+}
+
+
+@dataclass
+class Once:
+    """A step click's delivery key and the adapter's own writes for its activity (the
+    conversation reference, the personal chat), claimed and written in the step's own
+    transaction (`ConsultationService.act`): one transaction per click. `on_commit` runs
+    once that transaction committed, whatever the step's answer."""
+
+    key: str | None
+    also: AlsoWrite | None = None
+    on_commit: Callable[[], None] | None = None
+
+
+def step_of(verb: str, data: dict[str, Any]) -> tuple[str, Action] | str:
+    """A consultation step click's (session id, action), or why it is not a well-formed one
+    ("session", "version", "node", "verb"): the one check, for the agent (which lets the
+    step's own transaction claim the click's delivery key) and for `on_action`."""
+    session_id = str(data.get("s") or "")
+    if not SESSION_ID.match(session_id):
+        return "session"
+    node = str(data.get("n") or "")
+    try:
+        version = int(data.get("v"))  # type: ignore[arg-type]
+        option = int(data.get("o", -1))
+    except (TypeError, ValueError):
+        return "version"
+    if not NODE_ID.match(node):
+        return "node"
+    kind = _STEPS.get(verb)
+    if kind is None:
+        return "verb"
+    text = str(data.get(C.ANSWER) or "")
+    return session_id, Action(kind, node, version, option=option, text=text)
 
 
 def owner_of(activity: dict[str, Any]) -> str:
@@ -146,9 +189,12 @@ class TeamsConsultations:
 
     # -- card clicks (Action.Execute) ------------------------------------------------------------
 
-    async def on_action(self, activity: dict[str, Any], verb: str, data: dict[str, Any]) -> C.Card:
+    async def on_action(
+        self, activity: dict[str, Any], verb: str, data: dict[str, Any], once: Once | None = None
+    ) -> C.Card:
         """The refreshed card for one click; refusals come back as the current step plus a
-        notice, never as an error."""
+        notice, never as an error. `once`: the agent left this step click's delivery key to
+        the step's own transaction (`Once`; only for what `step_of` accepts)."""
         owner = owner_of(activity)
         if verb == C.V_PICK:
             return await self.welcome(activity)
@@ -177,35 +223,56 @@ class TeamsConsultations:
         if verb == C.V_SAVE:
             lang = await self.lang(activity)
             return C.note_card(msg("saved", lang), lang)
-        node = str(data.get("n") or "")
+        step = step_of(verb, data)
+        if isinstance(step, str):
+            if step == "verb":
+                return await self.forged(activity, verb[:40], "unknown verb")
+            return await self.forged(activity, verb, f"malformed {step}")
+        return await self.step(owner, activity, step[0], step[1], once)
+
+    async def step(
+        self,
+        owner: str,
+        activity: dict[str, Any],
+        session_id: str,
+        action: Action,
+        once: Once | None = None,
+    ) -> C.Card:
+        """Apply one step; with `once`, the click's delivery key is claimed and its arrival
+        written in the step's transaction, and a redelivered click shows the current step."""
         try:
-            version = int(data.get("v"))  # type: ignore[arg-type]
-            option = int(data.get("o", -1))
-        except (TypeError, ValueError):
-            return await self.forged(activity, verb, "malformed version")
-        if not NODE_ID.match(node):
-            return await self.forged(activity, verb, "malformed node")
-        kinds: dict[str, Literal["choose", "answer", "proceed", "back"]] = {
-            C.V_CHOOSE: "choose",
-            C.V_ANSWER: "answer",
-            C.V_PROCEED: "proceed",
-            C.V_BACK: "back",
-        }
-        kind = kinds.get(verb)
-        if kind is None:
-            return await self.forged(activity, verb[:40], "unknown verb")
-        action = Action(kind, node, version, option=option, text=str(data.get(C.ANSWER) or ""))
-        try:
-            turn = await self.call(self.service.act, owner, session_id, action)
+            turn = await self.call(
+                self.service.act,
+                owner,
+                session_id,
+                action,
+                delivery=once.key if once else None,
+                also=once.also if once else None,
+            )
         except Refused as exc:
+            if exc.key == "redelivered":  # the first copy was applied: apply nothing
+                log.info("teams: redelivered click ignored")
+                return await self.show(owner, activity, session_id, again=True)
+            if once is not None and once.on_commit is not None:
+                once.on_commit()  # a refusal commits the claim (it was handled)
             return await self.refused(owner, activity, session_id, exc)
+        if once is not None and once.on_commit is not None:
+            once.on_commit()
         return await self.walk(owner, turn)
 
     async def show(
-        self, owner: str, activity: dict[str, Any], session_id: str, notice: str = ""
+        self,
+        owner: str,
+        activity: dict[str, Any],
+        session_id: str,
+        notice: str = "",
+        *,
+        again: bool = False,
     ) -> C.Card:
+        """The session's current step; `again`: the answer to a redelivered click (a
+        refusal was recorded with its first delivery, not recorded twice)."""
         try:
-            turn = await self.call(self.service.view, owner, session_id)
+            turn = await self.call(self.service.view, owner, session_id, audit=not again)
         except Refused as exc:
             lang = await self.lang(activity)
             return C.note_card(msg(exc.key, lang), lang)

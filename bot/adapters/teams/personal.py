@@ -13,18 +13,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import Connection, Table, bindparam, delete
 
 from bot.identity import Pseudonymizer
-from bot.storage.db import Database, insert
+from bot.storage.db import Database, insert_for
 from bot.storage.tables import TeamsPersonalChatRow
 
 if TYPE_CHECKING:
     from bot.bootstrap import Services
 
 KNOWN_MAX = 50_000  # people whose chat this process wrote already (skips a write per click)
+_CHATS = cast(Table, TeamsPersonalChatRow.__table__)
+_UPSERT: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The chat's upsert, a Core statement built once per dialect (no ORM Session)."""
+    stmt = _UPSERT.get(dialect)
+    if stmt is None:
+        base = insert_for(dialect)(_CHATS).values(
+            owner=bindparam("c_owner"),
+            conversation_id=bindparam("c_chat"),
+            updated_at=bindparam("c_at"),
+        )
+        stmt = _UPSERT[dialect] = base.on_conflict_do_update(
+            index_elements=["owner"],
+            set_={
+                "conversation_id": base.excluded.conversation_id,
+                "updated_at": base.excluded.updated_at,
+            },
+        )
+    return stmt
 
 
 def personal_chat_of(activity: dict[str, Any]) -> str | None:
@@ -36,7 +57,8 @@ def personal_chat_of(activity: dict[str, Any]) -> str | None:
 
 
 class PersonalChats:
-    """The personal chat of each Teams user, by pseudonym (one short transaction each)."""
+    """The personal chat of each Teams user, by pseudonym (one short transaction each, or
+    inside the caller's: `remember_on`)."""
 
     def __init__(self, db: Database, who: Pseudonymizer, clock: Callable[[], datetime]) -> None:
         self.db = db
@@ -45,19 +67,28 @@ class PersonalChats:
         self._known: set[tuple[str, str]] = set()  # (owner, chat) written by this process
 
     def remember(self, identity: str, chat: str) -> None:
-        owner = self.who(identity)
-        if (owner, chat) in self._known:
+        if self.known(identity, chat):
             return  # a chat's id does not change: one write per person and process
-        values = {"conversation_id": chat, "updated_at": self.clock()}
-        with self.db.tx() as s:
-            s.execute(
-                insert(s)(TeamsPersonalChatRow)
-                .values(owner=owner, **values)
-                .on_conflict_do_update(index_elements=["owner"], set_=values)
-            )
+        with self.db.core() as conn:
+            self.remember_on(conn, identity, chat)
+        self.stored(identity, chat)
+
+    def known(self, identity: str, chat: str) -> bool:
+        """This process stored this person's chat already (no write needed)."""
+        return (self.who(identity), chat) in self._known
+
+    def remember_on(self, conn: Connection, identity: str, chat: str) -> None:
+        """The write of `remember` inside `conn`'s transaction; call `stored` once that
+        transaction committed (a rolled-back write must not be taken as done)."""
+        conn.execute(
+            _upsert(conn.dialect.name),
+            {"c_owner": self.who(identity), "c_chat": chat, "c_at": self.clock()},
+        )
+
+    def stored(self, identity: str, chat: str) -> None:
         if len(self._known) > KNOWN_MAX:  # a cache, not a record: start over when full
             self._known.clear()
-        self._known.add((owner, chat))
+        self._known.add((self.who(identity), chat))
 
     def get(self, identity: str) -> str | None:
         with self.db.read() as s:
