@@ -8,6 +8,7 @@ of the same button apply exactly one.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -55,51 +56,37 @@ _SAVE = (
 )
 
 _SEEN = cast(Table, SeenEventRow.__table__)
-_PREF: dict[tuple[str, bool], Any] = {}
-_CLAIM: dict[str, Any] = {}
 
 
+@functools.cache
 def _claim_stmt(dialect: str) -> Any:
     """The delivery key's INSERT … ON CONFLICT DO NOTHING RETURNING, built once per dialect
     (RETURNING, not rowcount: PostgreSQL reports -1 for an ORM-session INSERT)."""
-    stmt = _CLAIM.get(dialect)
-    if stmt is None:
-        stmt = _CLAIM[dialect] = (
-            insert_for(dialect)(_SEEN)
-            .values(key=bindparam("k_key"), at=bindparam("k_at"))
-            .on_conflict_do_nothing()
-            .returning(_SEEN.c.key)
-        )
-    return stmt
+    return (
+        insert_for(dialect)(_SEEN)
+        .values(key=bindparam("k_key"), at=bindparam("k_at"))
+        .on_conflict_do_nothing()
+        .returning(_SEEN.c.key)
+    )
 
 
+@functools.cache
 def _pref_upsert(dialect: str, chosen: bool) -> Any:
     """The language upsert, built once per dialect: a statement built per call cost more than
     the INSERT itself in the profile of a first `/ethics`. A choice overwrites; a looked-up
     locale never overwrites anything."""
-    key = (dialect, chosen)
-    stmt = _PREF.get(key)
-    if stmt is None:
-        base = insert_for(dialect)(_PREFS).values(
-            owner=bindparam("p_owner"),
-            lang=bindparam("p_lang"),
-            chosen=bindparam("p_chosen"),
-            updated_at=bindparam("p_at"),
-        )
-        stmt = (
-            base.on_conflict_do_update(
-                index_elements=["owner"],
-                set_={
-                    "lang": base.excluded.lang,
-                    "chosen": True,
-                    "updated_at": base.excluded.updated_at,
-                },
-            )
-            if chosen
-            else base.on_conflict_do_nothing()
-        )
-        _PREF[key] = stmt
-    return stmt
+    base = insert_for(dialect)(_PREFS).values(
+        owner=bindparam("p_owner"),
+        lang=bindparam("p_lang"),
+        chosen=bindparam("p_chosen"),
+        updated_at=bindparam("p_at"),
+    )
+    if not chosen:
+        return base.on_conflict_do_nothing()
+    return base.on_conflict_do_update(
+        index_elements=["owner"],
+        set_={"lang": base.excluded.lang, "chosen": True, "updated_at": base.excluded.updated_at},
+    )
 
 
 Clock = Callable[[], datetime]

@@ -11,6 +11,7 @@ The chat's reference itself (service URL) is stored by references.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -26,26 +27,23 @@ if TYPE_CHECKING:
 
 KNOWN_MAX = 50_000  # people whose chat this process wrote already (skips a write per click)
 _CHATS = cast(Table, TeamsPersonalChatRow.__table__)
-_UPSERT: dict[str, Any] = {}
 
 
+@functools.cache
 def _upsert(dialect: str) -> Any:
     """The chat's upsert, a Core statement built once per dialect (no ORM Session)."""
-    stmt = _UPSERT.get(dialect)
-    if stmt is None:
-        base = insert_for(dialect)(_CHATS).values(
-            owner=bindparam("c_owner"),
-            conversation_id=bindparam("c_chat"),
-            updated_at=bindparam("c_at"),
-        )
-        stmt = _UPSERT[dialect] = base.on_conflict_do_update(
-            index_elements=["owner"],
-            set_={
-                "conversation_id": base.excluded.conversation_id,
-                "updated_at": base.excluded.updated_at,
-            },
-        )
-    return stmt
+    base = insert_for(dialect)(_CHATS).values(
+        owner=bindparam("c_owner"),
+        conversation_id=bindparam("c_chat"),
+        updated_at=bindparam("c_at"),
+    )
+    return base.on_conflict_do_update(
+        index_elements=["owner"],
+        set_={
+            "conversation_id": base.excluded.conversation_id,
+            "updated_at": base.excluded.updated_at,
+        },
+    )
 
 
 def personal_chat_of(activity: dict[str, Any]) -> str | None:
