@@ -177,6 +177,7 @@ async def _after(bot: SlackBot, fake: FakeSlack, scene: Scene, url: str) -> None
     assert await ready()
     n_upd, n_open = len(fake.of("views.update")), len(fake.of("views.open"))
     n_resp = len(fake.of("response_url"))
+    n_card, n_eph = len(fake.of("chat.update")), len(fake.of("chat.postEphemeral"))
     for body in (scene.click, scene.officer, scene.answer, scene.command):
         assert (await bot.post(body)).status == 200
     r = await bot.post(scene.report)
@@ -188,6 +189,16 @@ async def _after(bot: SlackBot, fake: FakeSlack, scene: Scene, url: str) -> None
     await fake.wait_for("response_url", n_resp + 1)
     assert not any(_said(c) for c in fake.of("response_url")[n_resp:])  # the vote counted
     await eventually(lambda: len(card_posts(fake)) == 2)
+    # the officer's acknowledgement runs after its ack: wait for the card it changes, so the
+    # outbox is not read before that transaction has committed (CI once read it too early)
+    await eventually(
+        lambda: any(
+            scene.case_id in str(c.args) and "acknowledged" in str(c.args.get("blocks"))
+            for c in fake.of("chat.update")[n_card:]
+        ),
+        timeout=30,
+    )
+    assert not any(_said(c) for c in fake.of("chat.postEphemeral")[n_eph:])  # not told again
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
 
     def pending() -> int:
