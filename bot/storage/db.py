@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -127,12 +128,26 @@ class WriterQueue:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._lock = threading.RLock()
+        # this process's figures for /metrics: how many writes had to queue, for how long in
+        # all, and how many gave up
+        self.waited = 0
+        self.waited_seconds = 0.0
+        self.refused = 0
+        self._figures = threading.Lock()  # taken only by writes that queue anyway
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        if not self._lock.acquire(timeout=self.timeout):
-            log.warning("database unavailable: locked (writer queue)")
-            raise StorageUnavailable("locked", "writer queue")
+        if not self._lock.acquire(blocking=False):
+            with self._figures:
+                self.waited += 1
+            started = time.monotonic()
+            got = self._lock.acquire(timeout=self.timeout)
+            with self._figures:
+                self.waited_seconds += time.monotonic() - started
+                self.refused += not got
+            if not got:
+                log.warning("database unavailable: locked (writer queue)")
+                raise StorageUnavailable("locked", "writer queue")
         try:
             yield
         finally:
