@@ -84,6 +84,7 @@ def traced_serve(argv: list[str]) -> int:
     python_heap = os.environ.get("EB_TRACE_PYTHON", "1") == "1"
     if python_heap:
         tracemalloc.start(TRACE_FRAMES)
+    _count_connections()
     out = Path(os.environ["EB_TRACE_OUT"])
     marks: dict[str, Any] = {}
 
@@ -142,6 +143,21 @@ def traced_serve(argv: list[str]) -> int:
     return cli_main(argv)
 
 
+OPENED = [0]  # database connections the server's pools opened (the wrapper role)
+
+
+def _count_connections() -> None:
+    """Count every DBAPI connection any pool of the process opens: connections opened and
+    closed again under load are churn, long-lived allocations made among short-lived ones."""
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    def opened(*_args: object) -> None:
+        OPENED[0] += 1
+
+    event.listen(Pool, "connect", opened)
+
+
 def native_memory() -> dict[str, float]:
     """Memory the Python heap trace cannot see, in MiB: what SQLite has allocated (its page
     caches and statements, `sqlite3_memory_used` of the library the server loaded), glibc
@@ -172,6 +188,7 @@ def native_memory() -> dict[str, float]:
         out["malloc free, kept"] = m.fordblks / 2**20
         out["malloc arenas"] = m.arena / 2**20
     out.update(pymalloc())
+    out["db connections opened (count)"] = OPENED[0]
     return out
 
 

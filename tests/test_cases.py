@@ -371,6 +371,31 @@ async def test_reminders_repeat_until_acknowledged(fake: FakeSlack, sqlite_url: 
         await bot.stop()
 
 
+async def test_reminders_reach_every_open_case_however_many_there_are(
+    fake: FakeSlack, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reminder scan reads open cases a chunk at a time (bot/cases/service.py
+    REMIND_CHUNK, made 2 here so three cases span two chunks): every case still gets its
+    reminder, once."""
+    from bot.cases import service as case_service
+
+    monkeypatch.setattr(case_service, "REMIND_CHUNK", 2)
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    bot = await start_bot(sqlite_url, fake, clock=clock, **FAST)
+    try:
+        for n, user in enumerate(("U7", "U8", "U9"), start=1):
+            view = await walk_to_required(bot, fake, user)  # medium: acknowledge in 3 days
+            await bot.post(interactive_body(report_submission(view, "named", user=user)))
+            await eventually(lambda n=n: len(card_posts(fake)) == n)
+        cases = bot.services.cases
+        assert cases.remind() == 0  # nothing due yet
+        clock.now += timedelta(days=2)  # past the first reminder point of every case
+        assert cases.remind() == 3
+        assert cases.remind() == 0  # and each only once
+    finally:
+        await bot.stop()
+
+
 async def test_report_command_rate_limit_and_compliance_home(
     bot: SlackBot, fake: FakeSlack
 ) -> None:

@@ -4,10 +4,12 @@ channel: said at start, logged when it waits, counted in the outbox gauges."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from tests.fakes.signing import command_body, interactive_body, signed_headers
 from tests.fakes.slack_api import FakeSlack
@@ -66,6 +68,8 @@ async def test_metrics_count_requests_and_read_the_outbox_from_the_database(
         assert m[("ethicsbot_outbox_pending", (("platform", "slack"),))] == 1
         assert m[("ethicsbot_outbox_oldest_pending_age_seconds", (("platform", "slack"),))] == 90
         assert m[("ethicsbot_cases_overdue", (("clock", "acknowledge"),))] == 0
+        # the writer queue is SQLite's alone (PostgreSQL locks rows, not the database)
+        assert (("ethicsbot_sqlite_write_waits_total", ()) in m) == db_url.startswith("sqlite")
         # medium severity: acknowledge within 3 days; at half of it the first reminder is due
         clock.now += timedelta(days=2)
         assert bot.services.cases.remind() == 1
@@ -102,3 +106,48 @@ async def test_a_missing_desk_channel_is_said_at_start_and_the_waiting_card_is_l
     lines = [x for x in server.lines() if waiting in x["msg"]]
     assert len(lines) == 1 and lines[0]["level"] == "warning"
     assert card_posts(fake) == []
+
+
+async def test_a_write_that_queues_for_sqlites_writer_is_counted_and_then_goes_through(
+    fake: FakeSlack, sqlite_url: str
+) -> None:
+    """While another transaction of the process holds SQLite's one writer, a colleague's
+    `/ethics mini` queues (counted in /metrics), and opens the walk the moment it is free."""
+    bot = await start_bot(sqlite_url, fake, **FAST)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with bot.services.db.tx() as tx:
+            tx.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    try:
+        before = (await scrape(bot))[("ethicsbot_sqlite_write_waits_total", ())]
+        holder.start()
+        assert await asyncio.to_thread(holding.wait, 10)
+        n_open = len(fake.of("views.open"))
+        assert (await bot.command("mini", user="U1")).status == 200
+
+        async def queued() -> bool:
+            # the timers and the outbox worker may queue beside it
+            return (await scrape(bot))[("ethicsbot_sqlite_write_waits_total", ())] >= before + 1
+
+        for _ in range(100):
+            if await queued():
+                break
+            await asyncio.sleep(0.05)
+        assert await queued()
+        assert len(fake.of("views.open")) == n_open  # still waiting for its turn
+        release.set()
+        view = (await fake.wait_for("views.open", n_open + 1))[-1].args["view"]
+        assert view["callback_id"] == "eb.walk"
+        after = await scrape(bot)
+        assert after[("ethicsbot_sqlite_write_wait_seconds_total", ())] > 0
+        assert after[("ethicsbot_sqlite_write_refused_total", ())] == 0
+    finally:
+        release.set()
+        if holder.ident is not None:
+            holder.join(10)
+        await bot.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from bot.bootstrap import bootstrap
 from bot.config import Settings
 from bot.service import Action, Refused
 from bot.storage import audit
+from bot.storage.errors import StorageUnavailable
 from tests.conftest import FIXTURE_CONTENT, settings_env
 
 
@@ -249,3 +252,75 @@ def test_a_role_check_without_a_platform_fails_loudly(db_url: str) -> None:
     assert not s.roles.has("compliance_officer", "teams:UA")
     with pytest.raises(ValueError):
         s.roles.has("compliance_officer", "UA")
+
+
+def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except Exception as exc:  # handed to the test, which asserts on it
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_sqlite_writers_take_turns_while_readers_go_on(sqlite_url: str) -> None:
+    """One process's write transactions queue for SQLite's single writer
+    (`Database.writers`); reads never wait for them, and the queued write goes through once
+    the first commits, nothing lost."""
+    s = _services(sqlite_url)
+    holding, release = threading.Event(), threading.Event()
+
+    def first() -> bool:
+        with s.db.tx() as tx:
+            tx.execute(text("INSERT INTO seen_events (key, at) VALUES ('k1', '2026-12-07')"))
+            holding.set()
+            assert release.wait(10)
+        return True
+
+    def second() -> bool:
+        return s.consult.first_delivery("k2")
+
+    a, a_out = _in_thread(first)
+    assert holding.wait(10)
+    reader, read_out = _in_thread(lambda: s.consult.sessions("slack:T1:U1", "active"))
+    reader.join(10)
+    assert read_out == [[]]  # answered while the writer holds its turn
+    b, b_out = _in_thread(second)
+    b.join(0.2)
+    assert b.is_alive() and b_out == []  # queued behind the first, not failed
+    release.set()
+    a.join(10), b.join(10)
+    assert a_out == [True] and b_out == [True]
+    with s.db.read() as tx:
+        keys = tx.execute(text("SELECT key FROM seen_events ORDER BY key")).scalars().all()
+    assert keys == ["k1", "k2"]
+
+
+def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_locked(tmp_path: Path) -> None:
+    """The writer queue keeps SQLite's promise: a write that cannot start within the busy
+    timeout (`?timeout=`) fails with StorageUnavailable("locked"), so the person is told to
+    try again in that time instead of waiting behind a stuck transaction for ever."""
+    s = _services(f"sqlite:///{tmp_path / 'q.db'}?timeout=0.3")
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with s.db.tx() as tx:
+            tx.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(10)
+
+    a, _ = _in_thread(stuck)
+    assert holding.wait(10)
+    b, b_out = _in_thread(lambda: s.consult.first_delivery("k3"))
+    b.join(10)
+    release.set()
+    a.join(10)
+    assert not b.is_alive()
+    assert len(b_out) == 1 and isinstance(b_out[0], StorageUnavailable)
+    assert b_out[0].kind == "locked"
+    assert s.consult.first_delivery("k3") is True  # nothing of the refused write was kept

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.cases.roles import PLATFORMS, TRAINER, Roles
 from bot.core.model import Exercise, ExerciseOption
@@ -340,10 +340,7 @@ class ExerciseService:
             if status == "revealed":
                 row.revealed_at = row.revealed_at or now
                 # answers are closed now: freeze the counts, so retention may delete answers
-                counts = Counter(
-                    s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
-                )
-                row.tally = row.tally or json.dumps(dict(counts))
+                row.tally = row.tally or json.dumps(dict(_tally(s, post_id)))
             return True
 
     # -- staff ------------------------------------------------------------------------------
@@ -388,17 +385,11 @@ class ExerciseService:
         return next(o for o in ex.options if o.id == stored)
 
     def post(self, post_id: str) -> PostView:
-        with self.db.tx() as s:
+        with self.db.read() as s:
             row = s.get(ExercisePostRow, post_id)
             if row is None:
                 raise Refused("gone")
-            counts = (
-                Counter(json.loads(row.tally))
-                if row.tally is not None
-                else Counter(
-                    s.scalars(select(AnswerRow.option).where(AnswerRow.post_id == post_id))
-                )
-            )
+            counts = Counter(json.loads(row.tally)) if row.tally is not None else _tally(s, post_id)
             return PostView(
                 row.id,
                 Exercise.model_validate_json(row.exercise),
@@ -454,3 +445,19 @@ def _next_exercise(all_ids: list[str], used: list[str]) -> str | None:
         return fresh[0]
     last_use = {e: i for i, e in enumerate(used)}
     return min(all_ids, key=lambda e: last_use.get(e, -1))
+
+
+def _tally(s: Any, post_id: str) -> Counter[str]:
+    """Answers per option, counted by the database: a busy exercise has thousands of
+    answers, and loading one row each to count them made every read of the post grow
+    with them."""
+    return Counter(
+        {
+            option: int(n)
+            for option, n in s.execute(
+                select(AnswerRow.option, func.count())
+                .where(AnswerRow.post_id == post_id)
+                .group_by(AnswerRow.option)
+            )
+        }
+    )

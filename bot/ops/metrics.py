@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -91,6 +91,33 @@ class SharedState(Collector):
         yield from (depth, age, reminders, overdue)
 
 
+class WriterQueueState(Collector):
+    """SQLite only: this process's write transactions that queued for the single writer
+    (bot/storage/db.WriterQueue). A rising wait is the sign to move to PostgreSQL."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[Metric]:
+        q = self.db.writers
+        if q is None:
+            return
+        waits = CounterMetricFamily(
+            "ethicsbot_sqlite_write_waits", "write transactions that queued for SQLite's writer"
+        )
+        waits.add_metric([], q.waited)
+        seconds = CounterMetricFamily(
+            "ethicsbot_sqlite_write_wait_seconds", "time write transactions spent in that queue"
+        )
+        seconds.add_metric([], q.waited_seconds)
+        refused = CounterMetricFamily(
+            "ethicsbot_sqlite_write_refused",
+            "write transactions that could not start within the busy timeout",
+        )
+        refused.add_metric([], q.refused)
+        yield from (waits, seconds, refused)
+
+
 class Metrics:
     """This web app's registry: requests by route and status, latency, the shared gauges."""
 
@@ -110,6 +137,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(SharedState(db, clock))
+        self.registry.register(WriterQueueState(db))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

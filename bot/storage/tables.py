@@ -147,6 +147,8 @@ class OutboxRow(Base):
     """Messages to send, written in the same transaction as the change they announce."""
 
     __tablename__ = "outbox"
+    # the claim's look-up (platform, status = 'pending', oldest first): migration 0013
+    __table_args__ = (Index("ix_outbox_claim", "platform", "status", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16), index=True)  # whose worker delivers it
     kind: Mapped[str] = mapped_column(String(32))
