@@ -28,6 +28,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
 
+def busy_timeout(url: str) -> float:
+    """SQLite's busy timeout in seconds: `?timeout=` in the URL, 30 by default."""
+    return float(str(make_url(url).query.get("timeout") or 30))
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An Engine with the per-dialect settings above; `url` is a SQLAlchemy database URL.
 
@@ -38,7 +43,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        busy = float(str(make_url(url).query.get("timeout") or 30))
+        busy = busy_timeout(url)
         engine = create_engine(
             url, connect_args={"timeout": busy, "check_same_thread": False}, **kwargs
         )
@@ -166,7 +171,7 @@ class Database:
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         self.writers = (
-            WriterQueue(float(str(make_url(url).query.get("timeout") or 30)))
+            WriterQueue(busy_timeout(url))
             if self.engine.dialect.name == "sqlite"
             else None
         )
