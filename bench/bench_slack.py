@@ -79,6 +79,7 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bot.messages import msg  # noqa: E402
 from tests.fakes.signing import (  # noqa: E402
     SECRET,
     block_action,
@@ -97,6 +98,9 @@ LEVELS = (1, 8, 32)
 TARGET_RATIO_C8 = 0.5
 TARGET_STRETCH_C8 = 0.8
 TARGET_P99_C8_MS = 100.0
+# ours' shed answer (bot/adapters/slack/listeners.py Deferred.after_ack) as it appears in the
+# ack's JSON body: such a request counts as not served (a "busy" status), not as a step done
+BUSY_MARK = msg("busy", "en").split("—")[0].strip().encode()
 CHILD_LIFETIME_S = 900.0  # children exit by themselves after this, whatever happens here
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -490,6 +494,21 @@ class Phase:
     def work_rps(self) -> float:
         return self.ok / self.work_elapsed if self.work_elapsed > 0 else float("nan")
 
+    @property
+    def step_rps(self) -> float:
+        """Steps the user saw per second: ours' views calls as they reached the fake (the work
+        runs after the ack, so the ack rate alone flatters it), else the served answers."""
+        if self.work_elapsed > 0:
+            return min(self.rps, self.work_rps)
+        if self.fake_expected and self.server == "ours":  # not all arrived in the wait
+            return self.fake_received / self.cpu["wall"] if self.cpu.get("wall") else float("nan")
+        return self.rps
+
+    @property
+    def busy(self) -> int:
+        """Requests ours turned away with its "busy" answer (load shedding)."""
+        return self.statuses.get("busy", 0)
+
     def pct(self, q: float, xs: list[float] | None = None) -> float:
         data = sorted(self.latencies if xs is None else xs)
         return data[min(len(data) - 1, int(q * len(data)))] * 1e3 if data else float("nan")
@@ -526,8 +545,11 @@ async def fire(url: str, items: list[Item], concurrency: int, max_seconds: float
                 try:
                     async with http.post(url + path, data=body,
                                          headers=headers) as r:
-                        await r.read()
+                        answer = await r.read()
                         status = str(r.status)
+                        # ours sheds load by acking "busy": answered, but nothing was done
+                        if status == "200" and BUSY_MARK in answer:
+                            status = "busy"
                 except (TimeoutError, aiohttp.ClientError) as exc:
                     status = type(exc).__name__
                 ph.latencies.append(time.perf_counter() - t0)
@@ -985,7 +1007,8 @@ class Bench:
                     await asyncio.sleep(0.3)
                     ph = await self.run_phase(server, kind, level)
                     extra = (f"; work done after {ph.work_elapsed:.2f} s, fake got "
-                             f"{ph.fake_received}/{ph.fake_expected}" if server == "ours" else "")
+                             f"{ph.fake_received}/{ph.fake_expected}, {ph.busy} 'busy'"
+                             if server == "ours" else "")
                     print(f"  c={level:<3} {server:<5} {kind:<6} {ph.sent:>5} sent in "
                           f"{ph.elapsed:5.2f} s: {ph.rps:6.0f} req/s, p50 {ph.pct(.5):6.2f} ms, "
                           f"p99 {ph.pct(.99):7.2f} ms{extra}", flush=True)
@@ -1044,9 +1067,11 @@ def report(b: Bench) -> None:
     print()
     print("Ours vs the fair floor (bolt: verify, ack, one views.open / views.update over a")
     print("shared session) and vs bare bolt (ack only), same signed load, same run:")
-    hdr = (f"{'kind':<7}{'conc':>5}{'ours req/s':>12}{'floor req/s':>13}{'ours/floor':>12}"
+    print("ours step/s = steps the user saw per second (views calls at the fake; ours does the")
+    print("work after the ack), the headline; ours ack/s = answers that were not 'busy'.")
+    hdr = (f"{'kind':<7}{'conc':>5}{'ours step/s':>12}{'floor req/s':>13}{'ours/floor':>12}"
            f"{'ours p99':>11}{'floor p99':>11}{'bare req/s':>12}{'ours/bare':>11}"
-           f"{'ours work/s':>13}")
+           f"{'ours ack/s':>12}{'ack ratio':>11}{'busy':>6}")
     print(hdr)
     print("-" * len(hdr))
     for kind in ("slash", "click"):
@@ -1054,17 +1079,19 @@ def report(b: Bench) -> None:
             o, f, r = (ph.get((srv, kind, level)) for srv in ("ours", "floor", "bare"))
             if o is None or f is None or r is None:
                 continue
-            print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
+            print(f"{kind:<7}{level:>5}{o.step_rps:>12.0f}{f.rps:>13.0f}"
+                  f"{o.step_rps / f.rps:>12.2f}"
                   f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{r.rps:>12.0f}"
-                  f"{o.rps / r.rps:>11.2f}{fmt(o.work_rps, '.0f'):>13}")
+                  f"{o.step_rps / r.rps:>11.2f}{o.rps:>12.0f}{o.rps / f.rps:>11.2f}{o.busy:>6}")
     for kind in TEAMS_KINDS:  # ours' Teams route against the Teams floor (no bare Teams app)
         for level in levels:
             o, f = ph.get(("teams", kind, level)), ph.get(("tfloor", kind, level))
             if o is None or f is None:
                 continue
-            print(f"{kind:<7}{level:>5}{o.rps:>12.0f}{f.rps:>13.0f}{o.rps / f.rps:>12.2f}"
+            print(f"{kind:<7}{level:>5}{o.step_rps:>12.0f}{f.rps:>13.0f}"
+                  f"{o.step_rps / f.rps:>12.2f}"
                   f"{o.pct(.99):>9.1f}ms{f.pct(.99):>9.1f}ms{'-':>12}{'-':>11}"
-                  f"{fmt(o.work_rps, '.0f'):>13}")
+                  f"{o.rps:>12.0f}{o.rps / f.rps:>11.2f}{o.busy:>6}")
     if any(p.server == "tfloor" for p in b.phases):
         print("(tstart / tclick: ours' Teams route against the Teams floor, a bare Agents SDK app;")
         print(" details and CPU per request in the Teams table below)")
@@ -1095,11 +1122,12 @@ def report(b: Bench) -> None:
                 f_cpu = (f.cpu.get("tfloor", float("nan")) / max(f.ok, 1) * 1e3
                          if f else float("nan"))
                 print(f"{kind:<7}{level:>5}{p.sent:>6}{p.sent - p.ok:>5}{p.rps:>11.0f}"
-                      f"{fmt(f_rps, '.0f'):>12}{fmt(p.rps / f_rps, '.2f'):>11}"
+                      f"{fmt(f_rps, '.0f'):>12}{fmt(p.step_rps / f_rps, '.2f'):>11}"
                       f"{p.pct(.99):>8.1f}ms{fmt(f_p99, '.1f'):>8}ms"
                       f"{fmt(p.work_rps, '.0f'):>12}{cpu_ms:>9.2f}{fmt(f_cpu, '.2f'):>10}"
                       f"{'' if p.advanced is None else p.advanced:>9}")
-        print("(ours/floor = acked req/s; advanced = clicked sessions whose state_version went")
+        print("(ours/floor = steps/s: acked req/s, or the connector posts if fewer (tstart);")
+        print(" advanced = clicked sessions whose state_version went")
         print(" 1 -> 2; floor !200 and sent are in the per-phase lines above)")
     print()
     if 8 in levels:
@@ -1108,14 +1136,18 @@ def report(b: Bench) -> None:
             o, f = ph.get(("ours", kind, 8)), ph.get(("floor", kind, 8))
             if o is None or f is None:
                 continue
-            ratio = o.rps / f.rps
+            # the step the user sees: ours' view at the fake, against the floor, whose view
+            # call is made before it answers (so its ack is its step)
+            ratio = o.step_rps / f.rps
+            view_p99 = o.pct(.99, o.e2e)
             verdict = ("MET (stretch 0.8 met too)" if ratio >= TARGET_STRETCH_C8
                        else "MET" if ratio >= TARGET_RATIO_C8 else "MISSED")
-            print(f"  {kind:<6} ours/floor throughput {ratio:.2f} (target >= {TARGET_RATIO_C8}) "
-                  f"{verdict};  ours p99 {o.pct(.99):.1f} ms (target < {TARGET_P99_C8_MS:.0f} "
-                  f"ms) {'MET' if o.pct(.99) < TARGET_P99_C8_MS else 'MISSED'}")
-            print(f"  {'':<6} counting the work after the ack: {o.work_rps:.0f} work/s = "
-                  f"{o.work_rps / f.rps:.2f} of floor; view p99 {o.pct(.99, o.e2e):.0f} ms")
+            p99_verdict = "MET" if view_p99 < TARGET_P99_C8_MS else "MISSED"
+            print(f"  {kind:<6} ours/floor steps {ratio:.2f} (target >= {TARGET_RATIO_C8}) "
+                  f"{verdict};  ours view p99 {view_p99:.0f} ms (target < "
+                  f"{TARGET_P99_C8_MS:.0f} ms) {p99_verdict}")
+            print(f"  {'':<6} the acks alone: {o.rps / f.rps:.2f} of floor, ack p99 "
+                  f"{o.pct(.99):.1f} ms; {o.busy} of {o.sent} turned away 'busy'")
     print()
     print("Work after the ack (ours): views calls received by the fake vs requests acked 200")
     hdr = (f"{'kind':<7}{'conc':>5}{'acked':>8}{'fake got':>10}{'method':>14}"
