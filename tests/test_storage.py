@@ -324,3 +324,126 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_locked(tmp_path: Pa
     assert len(b_out) == 1 and isinstance(b_out[0], StorageUnavailable)
     assert b_out[0].kind == "locked"
     assert s.consult.first_delivery("k3") is True  # nothing of the refused write was kept
+
+
+def _where_it_ran(s: object, fn: Callable[[], object]) -> tuple[object, str]:
+    """`Database.run(fn)` from an event loop: fn's result and the thread it ran on."""
+    import asyncio
+
+    seen: list[str] = []
+
+    def recorded() -> object:
+        seen.append(threading.current_thread().name)
+        return fn()
+
+    async def go() -> tuple[object, str]:
+        loop_thread = threading.current_thread().name
+        result = await s.db.run(recorded)  # type: ignore[attr-defined]
+        return result, "loop" if seen[-1] == loop_thread else "worker"
+
+    return asyncio.run(go())
+
+
+def test_a_click_on_sqlite_runs_on_the_loop_and_lands_once(sqlite_url: str) -> None:
+    """With nobody else writing, a click is applied inline (no thread hand-off: the cost
+    `Database.run` removes) and its write is there, once."""
+    s = _services(sqlite_url)
+    turn = s.consult.start("slack:T1:U1", "mini", "en")
+    after, where = _where_it_ran(
+        s, lambda: s.consult.act("slack:T1:U1", turn.state.id, Action("choose", "who", 1, option=1))
+    )
+    assert where == "loop" and after.state.version == 2  # type: ignore[attr-defined]
+    assert s.consult.view("slack:T1:U1", turn.state.id).state.version == 2
+    assert s.db.writers is not None and s.db.writers.offloaded == 0
+
+
+def test_a_write_that_would_wait_in_this_process_goes_to_a_worker_thread(
+    sqlite_url: str,
+) -> None:
+    """The event loop never waits for the writer queue: while a timer's transaction holds
+    it, the click goes to a worker thread, waits there, and is applied exactly once after
+    the other commits (nothing of the inline attempt was written)."""
+    s = _services(sqlite_url)
+    turn = s.consult.start("slack:T1:U1", "mini", "en")
+    holding, release = threading.Event(), threading.Event()
+
+    def timer() -> bool:
+        with s.db.tx() as tx:
+            tx.execute(text("INSERT INTO seen_events (key, at) VALUES ('t1', '2026-12-08')"))
+            holding.set()
+            assert release.wait(10)
+        return True
+
+    a, a_out = _in_thread(timer)
+    assert holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    after, where = _where_it_ran(
+        s, lambda: s.consult.act("slack:T1:U1", turn.state.id, Action("choose", "who", 1, option=1))
+    )
+    a.join(10)
+    assert a_out == [True] and where == "worker"
+    assert after.state.version == 2  # type: ignore[attr-defined]
+    assert s.db.writers is not None and s.db.writers.offloaded == 1
+    view = s.consult.view("slack:T1:U1", turn.state.id)
+    assert view.state.version == 2 and view.state.node == "facts"
+
+
+def test_a_write_locked_by_another_process_does_not_stall_the_loop(sqlite_url: str) -> None:
+    """Another process (the CLI, a second server on the file) holding SQLite's lock: the
+    inline attempt's BEGIN does not wait in SQLite's busy handler on the event loop; the
+    call goes to a worker thread and lands once the lock is free."""
+    import sqlite3
+
+    s = _services(sqlite_url)
+    turn = s.consult.start("slack:T1:U1", "mini", "en")
+    other = sqlite3.connect(
+        sqlite_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, other.rollback).start()
+    try:
+        after, where = _where_it_ran(
+            s,
+            lambda: s.consult.act(
+                "slack:T1:U1", turn.state.id, Action("choose", "who", 1, option=1)
+            ),
+        )
+    finally:
+        other.close()
+    assert where == "worker" and after.state.version == 2  # type: ignore[attr-defined]
+    assert s.consult.view("slack:T1:U1", turn.state.id).state.version == 2
+
+
+def test_a_service_catching_everything_cannot_hide_the_hand_off(sqlite_url: str) -> None:
+    """`WouldWait` gets past a service's `except Exception`: the call is redone in a worker
+    thread rather than returning the handler's fallback as if it had run."""
+    s = _services(sqlite_url)
+    holding, release = threading.Event(), threading.Event()
+
+    def timer() -> None:
+        with s.db.tx() as tx:
+            tx.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(10)
+
+    def careless() -> str:
+        try:
+            return "wrote" if s.consult.first_delivery("k9") else "seen"
+        except Exception:
+            return "swallowed"
+
+    a, _ = _in_thread(timer)
+    assert holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    result, where = _where_it_ran(s, careless)
+    a.join(10)
+    assert (result, where) == ("wrote", "worker")
+    assert s.consult.first_delivery("k9") is False  # written once, by the worker's run
+
+
+def test_postgresql_calls_always_run_in_a_worker_thread(db_url: str) -> None:
+    """PostgreSQL has network round trips: `Database.run` never runs them on the loop."""
+    s = _services(db_url)
+    turn = s.consult.start("slack:T1:U1", "mini", "en")
+    _, where = _where_it_ran(s, lambda: s.consult.view("slack:T1:U1", turn.state.id))
+    assert where == ("loop" if s.db.engine.dialect.name == "sqlite" else "worker")

@@ -115,7 +115,13 @@ class WriterQueueState(Collector):
             "write transactions that could not start within the busy timeout",
         )
         refused.add_metric([], q.refused)
-        yield from (waits, seconds, refused)
+        offloaded = CounterMetricFamily(
+            "ethicsbot_sqlite_inline_offloaded",
+            "calls that would have waited for the write lock on the event loop, run in a "
+            "worker thread instead",
+        )
+        offloaded.add_metric([], q.offloaded)
+        yield from (waits, seconds, refused, offloaded)
 
 
 class Metrics:

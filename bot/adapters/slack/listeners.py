@@ -58,8 +58,9 @@ class SlackConsultations:
         self.ack_subcommands: dict[str, Callable[[AsyncAck, Body], Awaitable[None]]] = {}
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking service call off the event loop (the database is synchronous)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run a short blocking service call: inline on SQLite when it need not wait for the
+        write lock, else in a worker thread (`Database.run` says why)."""
+        return await self.service.db.run(fn, *args, **kwargs)
 
     async def lang(self, client: AsyncWebClient, body: Body) -> str:
         """The user's chosen language, else their Slack locale (looked up once and stored)."""
@@ -179,7 +180,8 @@ class SlackConsultations:
         self, client: AsyncWebClient, body: Body, lang: str, text: str, *, command: bool = False
     ) -> None:
         """Search the guides for what was typed; the text is never stored or logged."""
-        found = await self.call(self.service.find, text, lang)  # titles in their UI language
+        # a thread, not inline: what was typed can be long, and tokenizing it is CPU work
+        found = await asyncio.to_thread(self.service.find, text, lang)  # titles in UI language
         notice = ""
         if command and found.status == "no_match":
             notice = msg("unknown_topic", lang, query=text[:100])
@@ -195,7 +197,7 @@ class SlackConsultations:
         values = (view.get("state") or {}).get("values") or {}
         text = str(((values.get(B.DESCRIBE_BLOCK) or {}).get(B.DESCRIBE) or {}).get("value") or "")
         lang = str(await self.call(self.service.lang_of, owner_of(body)) or "en")
-        found = await self.call(self.service.find, text, lang)
+        found = await asyncio.to_thread(self.service.find, text, lang)
         if found.status == "empty":
             await ack(
                 response_action="errors", errors={B.DESCRIBE_BLOCK: msg("search_empty", lang)}

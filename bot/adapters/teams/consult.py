@@ -95,8 +95,9 @@ class TeamsConsultations:
         self.welcome_extra: WelcomeExtra | None = None  # teamsrep: set by reflection.wire
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking service call off the event loop (the database is synchronous)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run a short blocking service call: inline on SQLite when it need not wait for the
+        write lock, else in a worker thread (`Database.run` says why)."""
+        return await self.service.db.run(fn, *args, **kwargs)
 
     async def lang(self, activity: dict[str, Any]) -> str:
         """The language the user chose, else their Teams locale (stored, not as a choice)."""
@@ -158,7 +159,7 @@ class TeamsConsultations:
         lang = lang or await self.lang(activity)
         self.service.content.maybe_reload()
         index = self.service.content.content.search_index()
-        found = await self.call(find_guides, index, text, lang)
+        found = await asyncio.to_thread(find_guides, index, text, lang)  # long text: CPU
         return C.search_card(found, lang, notice=notice)
 
     # -- typed messages ------------------------------------------------------------------------
