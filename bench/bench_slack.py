@@ -1021,6 +1021,17 @@ class Bench:
                           f"p99 {ph.pct(.99):7.2f} ms; work/s {ph.work_rps:.0f}, !200 "
                           f"{ph.sent - ph.ok}, advanced {ph.advanced}", flush=True)
         self.final_counts = await self.fake_counts()
+        # ours' own account of SQLite's writer (how many writes queued, how many steps left
+        # the event loop for a worker thread): a run whose figures moved far from the others
+        # may show why here
+        assert self.http is not None
+        try:
+            async with self.http.get(self.url("ours") + "/metrics") as r:
+                text = await r.text()
+            self.sqlite_metrics = [ln for ln in text.splitlines()
+                                   if ln.startswith("ethicsbot_sqlite_") and "_created" not in ln]
+        except aiohttp.ClientError:  # several workers or a busy server: not worth failing for
+            self.sqlite_metrics = []
 
     async def close(self) -> None:
         if self.http:
@@ -1209,6 +1220,8 @@ def report(b: Bench) -> None:
 
 
 def server_log_summary(b: Bench) -> None:
+    for line in getattr(b, "sqlite_metrics", []):
+        print("ours /metrics:", line)
     for name in ("ours", "floor", "bare", "fake", "floor-teams", "fake-teams"):
         log = b.tmp / f"{name}.log"
         if not log.exists():

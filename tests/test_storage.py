@@ -357,12 +357,14 @@ def test_a_click_on_sqlite_runs_on_the_loop_and_lands_once(sqlite_url: str) -> N
     assert s.db.writers is not None and s.db.writers.offloaded == 0
 
 
-def test_a_write_that_would_wait_in_this_process_goes_to_a_worker_thread(
+def test_a_write_behind_a_timers_write_waits_without_blocking_the_loop(
     sqlite_url: str,
 ) -> None:
-    """The event loop never waits for the writer queue: while a timer's transaction holds
-    it, the click goes to a worker thread, waits there, and is applied exactly once after
-    the other commits (nothing of the inline attempt was written)."""
+    """While a timer's transaction holds this process's writer queue, a click awaits its
+    turn: the event loop goes on serving meanwhile (here: the coroutine that ends the timer's
+    transaction), and the click is then applied on the loop, exactly once."""
+    import asyncio
+
     s = _services(sqlite_url)
     turn = s.consult.start("slack:T1:U1", "mini", "en")
     holding, release = threading.Event(), threading.Event()
@@ -376,14 +378,25 @@ def test_a_write_that_would_wait_in_this_process_goes_to_a_worker_thread(
 
     a, a_out = _in_thread(timer)
     assert holding.wait(10)
-    threading.Timer(0.2, release.set).start()
-    after, where = _where_it_ran(
-        s, lambda: s.consult.act("slack:T1:U1", turn.state.id, Action("choose", "who", 1, option=1))
-    )
+    ran_on: list[str] = []
+
+    def click() -> object:
+        ran_on.append(threading.current_thread().name)
+        return s.consult.act("slack:T1:U1", turn.state.id, Action("choose", "who", 1, option=1))
+
+    async def go() -> tuple[object, bool]:
+        task = asyncio.ensure_future(s.db.run(click))
+        await asyncio.sleep(0.2)  # returns only if the loop is not stuck inside the click
+        waiting = not task.done()
+        release.set()
+        return await task, waiting
+
+    after, waited = asyncio.run(go())
     a.join(10)
-    assert a_out == [True] and where == "worker"
+    assert a_out == [True] and waited
+    assert ran_on[-1] == threading.main_thread().name  # redone on the loop, no thread hand-off
     assert after.state.version == 2  # type: ignore[attr-defined]
-    assert s.db.writers is not None and s.db.writers.offloaded == 1
+    assert s.db.writers is not None and s.db.writers.offloaded == 0
     view = s.consult.view("slack:T1:U1", turn.state.id)
     assert view.state.version == 2 and view.state.node == "facts"
 
@@ -411,12 +424,13 @@ def test_a_write_locked_by_another_process_does_not_stall_the_loop(sqlite_url: s
     finally:
         other.close()
     assert where == "worker" and after.state.version == 2  # type: ignore[attr-defined]
+    assert s.db.writers is not None and s.db.writers.offloaded == 1
     assert s.consult.view("slack:T1:U1", turn.state.id).state.version == 2
 
 
 def test_a_service_catching_everything_cannot_hide_the_hand_off(sqlite_url: str) -> None:
-    """`WouldWait` gets past a service's `except Exception`: the call is redone in a worker
-    thread rather than returning the handler's fallback as if it had run."""
+    """`WouldWait` gets past a service's `except Exception`: the call is redone once the
+    writer queue is free, rather than returning the handler's fallback as if it had run."""
     s = _services(sqlite_url)
     holding, release = threading.Event(), threading.Event()
 
@@ -437,8 +451,8 @@ def test_a_service_catching_everything_cannot_hide_the_hand_off(sqlite_url: str)
     threading.Timer(0.2, release.set).start()
     result, where = _where_it_ran(s, careless)
     a.join(10)
-    assert (result, where) == ("wrote", "worker")
-    assert s.consult.first_delivery("k9") is False  # written once, by the worker's run
+    assert (result, where) == ("wrote", "loop")
+    assert s.consult.first_delivery("k9") is False  # written once, by the second try
 
 
 def test_postgresql_calls_always_run_in_a_worker_thread(db_url: str) -> None:

@@ -117,8 +117,8 @@ class WriterQueueState(Collector):
         refused.add_metric([], q.refused)
         offloaded = CounterMetricFamily(
             "ethicsbot_sqlite_inline_offloaded",
-            "calls that would have waited for the write lock on the event loop, run in a "
-            "worker thread instead",
+            "consultation calls that found SQLite locked by another process and ran in a "
+            "worker thread instead of on the event loop",
         )
         offloaded.add_metric([], q.offloaded)
         yield from (waits, seconds, refused, offloaded)

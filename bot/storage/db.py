@@ -34,9 +34,16 @@ T = TypeVar("T")
 
 class WouldWait(BaseException):
     """An inline attempt (`Database.run`) met a write lock that someone else holds, before
-    it had written anything: it goes to a worker thread instead. A BaseException, like
-    GeneratorExit, so that no `except Exception` in a service can swallow it and return
-    as if the call had run."""
+    it had written anything, so it can be redone from the start. `queue`: this process's
+    writer queue (a timer's or the outbox worker's transaction; the loop awaits its release
+    and tries again); else SQLite's own lock, held by another process (the call goes to a
+    worker thread, which waits in SQLite's busy handler). A BaseException, like GeneratorExit,
+    so that no `except Exception` in a service can swallow it and return as if the call had
+    run."""
+
+    def __init__(self, queue: bool) -> None:
+        super().__init__(queue)
+        self.queue = queue
 
 
 @dataclass
@@ -110,7 +117,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                         raise DBAPIError.instance(
                             sql, None, exc, sqlite3.Error, hide_parameters=True
                         ) from None
-                    raise WouldWait from None
+                    raise WouldWait(queue=False) from None
                 finally:
                     driver.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
                 return
@@ -179,10 +186,12 @@ class WriterQueue:
         self.waited = 0
         self.waited_seconds = 0.0
         self.refused = 0
-        # inline calls (`Database.run`) that met the lock held and went to a thread; only the
-        # event loop's thread counts them, so no lock is needed
+        # inline calls (`Database.run`) that met SQLite's lock held by another process and
+        # went to a worker thread; only the event loop's thread counts them (no lock needed)
         self.offloaded = 0
         self._figures = threading.Lock()  # taken only by writes that queue anyway
+        # event loops awaiting the next release (`released`), woken by whoever releases
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -191,13 +200,12 @@ class WriterQueue:
             # an inline call's first write (`Database.run`): on the event loop's thread,
             # never wait here; nothing was written yet, so a worker thread can redo it all
             if not self._lock.acquire(blocking=False):
-                self.offloaded += 1
-                raise WouldWait
+                raise WouldWait(queue=True)
             attempt.wrote = attempt.probing = True
             try:
                 yield
             finally:
-                self._lock.release()
+                self._release()
             return
         if not self._lock.acquire(blocking=False):
             with self._figures:
@@ -213,7 +221,41 @@ class WriterQueue:
         try:
             yield
         finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._lock.release()
+        if self._waiters:  # an event loop awaits the turn: wake it (from any thread)
+            with self._figures:
+                waiters, self._waiters = self._waiters, []
+            for loop, fut in waiters:
+                loop.call_soon_threadsafe(_wake, fut)
+
+    async def released(self) -> None:
+        """Return once the writer queue is free (or was freed since the caller found it held),
+        within the busy timeout; the event loop goes on serving meanwhile."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._figures:
+            self._waiters.append((loop, fut))
+        if self._lock.acquire(blocking=False):  # freed before we were listed: go now
             self._lock.release()
+            return
+        started = time.monotonic()
+        with self._figures:
+            self.waited += 1
+        try:
+            await asyncio.wait_for(fut, self.timeout)
+        except TimeoutError:
+            pass  # the caller's next try in a worker thread says "locked", as SQLite would
+        finally:
+            with self._figures:
+                self.waited_seconds += time.monotonic() - started
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class Database:
@@ -272,24 +314,35 @@ class Database:
         GIL passed between two threads) cost more CPU than the SQLite work itself, about 40 %
         of a click in bench/bench_slack.py. SQLite answers a statement in microseconds and
         reads never wait in WAL; the one wait that can be long is the write lock. So the
-        first write transaction of an inline call never waits: the writer queue is taken
-        without blocking, and SQLite's lock with a busy timeout of 0. If either is held
-        (a timer or the outbox worker in this process, or another process), nothing has
-        been written yet and the whole call goes to a worker thread and waits there, as
-        before. A later transaction of the same call (e.g. the audit of a refusal) waits
-        like any other, on the loop: such calls are short and the case is rare. PostgreSQL
-        has network round trips and row locks, so it always runs in a thread. Only for
-        calls that do a few statements and little else: searches, exports and rendering
-        stay with `asyncio.to_thread`."""
+        first write transaction of an inline call never blocks the loop: the writer queue is
+        taken without blocking, and SQLite's lock with a busy timeout of 0. Nothing has been
+        written when either is found held, so the call is redone from the start: after
+        awaiting the queue's release (a timer or the outbox worker of this process), or, for
+        SQLite's lock (another process), in a worker thread that waits there as before,
+        within the busy timeout. A later transaction of the same call (e.g. the audit of a
+        refusal) waits like any other, on the loop: such calls are short, the case rare.
+        PostgreSQL has network round trips and row locks, so it always runs in a thread.
+        Only for calls that do a few statements and little else: searches, exports and
+        rendering stay with `asyncio.to_thread`."""
         if self.writers is None:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        token = _inline.set(_Attempt())
-        try:
-            return fn(*args, **kwargs)
-        except WouldWait:
-            pass
-        finally:
-            _inline.reset(token)
+        deadline = time.monotonic() + self.writers.timeout
+        while True:
+            token = _inline.set(_Attempt())
+            try:
+                return fn(*args, **kwargs)
+            except WouldWait as would:
+                queued = would.queue
+            finally:
+                _inline.reset(token)
+            if not queued or time.monotonic() >= deadline:
+                break
+            # a timer's or the worker's write holds this process's queue for a moment: await
+            # its release here and try again. Handing the call to a thread instead made the
+            # thread hold the queue in turn, so the next calls met it held, and so on: under
+            # load most steps ended up in threads again (2,463 of 4,000 in bench_slack).
+            await self.writers.released()
+        self.writers.offloaded += 1
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     def ping(self) -> bool:
