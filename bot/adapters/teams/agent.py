@@ -181,7 +181,7 @@ class EthicsAgent(ActivityHandler):
                     # a step: no arrival transaction, the step's own claims the key
                     await self._answer_click(turn_context, self._step_once(activity, ref))
                     return
-        arrival = await asyncio.to_thread(self._arrived, activity, ref)
+        arrival = await self.service.db.run(self._arrived, activity, ref)  # inline on SQLite
         if not arrival.first:
             log.info("teams: redelivered %s activity ignored", activity.get("type"))
             if activity.get("type") == "invoke":

@@ -21,7 +21,6 @@ Nothing here keeps state in memory, logs typed text or logs who an anonymous rep
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -76,7 +75,8 @@ class TeamsDesk:
         self.chats: PersonalChats = personal_chats(services)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """A short service call: inline on SQLite when it need not wait (`Database.run`)."""
+        return await self.s.db.run(fn, *args, **kwargs)
 
     # -- routing (called by the agent before the consultation handlers) -----------------------
 
