@@ -461,3 +461,33 @@ def test_postgresql_calls_always_run_in_a_worker_thread(db_url: str) -> None:
     turn = s.consult.start("slack:T1:U1", "mini", "en")
     _, where = _where_it_ran(s, lambda: s.consult.view("slack:T1:U1", turn.state.id))
     assert where == ("loop" if s.db.engine.dialect.name == "sqlite" else "worker")
+
+
+def test_a_step_kept_waiting_past_the_busy_timeout_on_the_loop_is_told_locked(
+    tmp_path: Path,
+) -> None:
+    """Awaiting the writer queue on the loop keeps the same promise as a thread's wait: past
+    the busy timeout the step gets StorageUnavailable("locked") (the person is told to try
+    again) and nothing of it is written."""
+    import asyncio
+
+    s = _services(f"sqlite:///{tmp_path / 'q.db'}?timeout=0.3")
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with s.db.tx() as tx:
+            tx.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(10)
+
+    a, _ = _in_thread(stuck)
+    assert holding.wait(10)
+    try:
+        with pytest.raises(StorageUnavailable) as err:
+            asyncio.run(s.db.run(s.consult.first_delivery, "k4"))
+    finally:
+        release.set()
+        a.join(10)
+    assert err.value.kind == "locked"
+    assert s.db.writers is not None and s.db.writers.refused == 1
+    assert s.consult.first_delivery("k4") is True  # nothing of the refused step was kept

@@ -198,7 +198,7 @@ class WriterQueue:
         attempt = _inline.get()
         if attempt is not None and not attempt.wrote:
             # an inline call's first write (`Database.run`): on the event loop's thread,
-            # never wait here; nothing was written yet, so a worker thread can redo it all
+            # never wait here; nothing was written yet, so the call can be redone
             if not self._lock.acquire(blocking=False):
                 raise WouldWait(queue=True)
             attempt.wrote = attempt.probing = True
@@ -214,14 +214,20 @@ class WriterQueue:
             got = self._lock.acquire(timeout=self.timeout)
             with self._figures:
                 self.waited_seconds += time.monotonic() - started
-                self.refused += not got
             if not got:
-                log.warning("database unavailable: locked (writer queue)")
-                raise StorageUnavailable("locked", "writer queue")
+                raise self.locked()
         try:
             yield
         finally:
             self._release()
+
+    def locked(self) -> StorageUnavailable:
+        """The "try again" for a write that could not get its turn within the busy timeout,
+        counted for /metrics."""
+        with self._figures:
+            self.refused += 1
+        log.warning("database unavailable: locked (writer queue)")
+        return StorageUnavailable("locked", "writer queue")
 
     def _release(self) -> None:
         self._lock.release()
@@ -247,7 +253,7 @@ class WriterQueue:
         try:
             await asyncio.wait_for(fut, self.timeout)
         except TimeoutError:
-            pass  # the caller's next try in a worker thread says "locked", as SQLite would
+            pass  # the caller's next try finds it held and says "locked", as SQLite would
         finally:
             with self._figures:
                 self.waited_seconds += time.monotonic() - started
@@ -335,8 +341,10 @@ class Database:
                 queued = would.queue
             finally:
                 _inline.reset(token)
-            if not queued or time.monotonic() >= deadline:
+            if not queued:
                 break
+            if time.monotonic() >= deadline:  # held past the busy timeout: as a thread would
+                raise self.writers.locked()
             # a timer's or the worker's write holds this process's queue for a moment: await
             # its release here and try again. Handing the call to a thread instead made the
             # thread hold the queue in turn, so the next calls met it held, and so on: under
