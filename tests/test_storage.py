@@ -413,7 +413,8 @@ def test_a_write_locked_by_another_process_does_not_stall_the_loop(sqlite_url: s
         sqlite_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
     )
     other.execute("BEGIN IMMEDIATE")
-    threading.Timer(0.3, other.rollback).start()
+    # long enough that the inline attempt surely meets the lock, even on a slow machine
+    threading.Timer(1.0, other.rollback).start()
     try:
         after, where = _where_it_ran(
             s,
