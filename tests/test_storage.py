@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 from collections.abc import Callable
@@ -268,25 +269,40 @@ def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]
     return thread, out
 
 
+def _holding_the_writer(
+    s: object, key: str | None = None
+) -> tuple[threading.Thread, list[object], threading.Event]:
+    """A write transaction in another thread (a timer's, say) that holds this process's writer
+    queue until the returned event is set; with `key`, it writes that seen-event row too.
+    Returns once it holds the queue: (thread, its result, release)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> bool:
+        with s.db.tx() as tx:  # type: ignore[attr-defined]
+            if key is None:
+                tx.execute(text("SELECT 1"))
+            else:
+                tx.execute(text("INSERT INTO seen_events (key, at) VALUES (:k, '2026-12-08')"),
+                           {"k": key})
+            holding.set()
+            assert release.wait(10)
+        return True
+
+    thread, out = _in_thread(hold)
+    assert holding.wait(10)
+    return thread, out, release
+
+
 def test_sqlite_writers_take_turns_while_readers_go_on(sqlite_url: str) -> None:
     """One process's write transactions queue for SQLite's single writer
     (`Database.writers`); reads never wait for them, and the queued write goes through once
     the first commits, nothing lost."""
     s = _services(sqlite_url)
-    holding, release = threading.Event(), threading.Event()
-
-    def first() -> bool:
-        with s.db.tx() as tx:
-            tx.execute(text("INSERT INTO seen_events (key, at) VALUES ('k1', '2026-12-07')"))
-            holding.set()
-            assert release.wait(10)
-        return True
 
     def second() -> bool:
         return s.consult.first_delivery("k2")
 
-    a, a_out = _in_thread(first)
-    assert holding.wait(10)
+    a, a_out, release = _holding_the_writer(s, key="k1")
     reader, read_out = _in_thread(lambda: s.consult.sessions("slack:T1:U1", "active"))
     reader.join(10)
     assert read_out == [[]]  # answered while the writer holds its turn
@@ -306,16 +322,7 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_locked(tmp_path: Pa
     timeout (`?timeout=`) fails with StorageUnavailable("locked"), so the person is told to
     try again in that time instead of waiting behind a stuck transaction for ever."""
     s = _services(f"sqlite:///{tmp_path / 'q.db'}?timeout=0.3")
-    holding, release = threading.Event(), threading.Event()
-
-    def stuck() -> None:
-        with s.db.tx() as tx:
-            tx.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(10)
-
-    a, _ = _in_thread(stuck)
-    assert holding.wait(10)
+    a, _, release = _holding_the_writer(s)
     b, b_out = _in_thread(lambda: s.consult.first_delivery("k3"))
     b.join(10)
     release.set()
@@ -328,8 +335,6 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_locked(tmp_path: Pa
 
 def _where_it_ran(s: object, fn: Callable[[], object]) -> tuple[object, str]:
     """`Database.run(fn)` from an event loop: fn's result and the thread it ran on."""
-    import asyncio
-
     seen: list[str] = []
 
     def recorded() -> object:
@@ -363,21 +368,9 @@ def test_a_write_behind_a_timers_write_waits_without_blocking_the_loop(
     """While a timer's transaction holds this process's writer queue, a click awaits its
     turn: the event loop goes on serving meanwhile (here: the coroutine that ends the timer's
     transaction), and the click is then applied on the loop, exactly once."""
-    import asyncio
-
     s = _services(sqlite_url)
     turn = s.consult.start("slack:T1:U1", "mini", "en")
-    holding, release = threading.Event(), threading.Event()
-
-    def timer() -> bool:
-        with s.db.tx() as tx:
-            tx.execute(text("INSERT INTO seen_events (key, at) VALUES ('t1', '2026-12-08')"))
-            holding.set()
-            assert release.wait(10)
-        return True
-
-    a, a_out = _in_thread(timer)
-    assert holding.wait(10)
+    a, a_out, release = _holding_the_writer(s, key="t1")
     ran_on: list[str] = []
 
     def click() -> object:
@@ -433,13 +426,6 @@ def test_a_service_catching_everything_cannot_hide_the_hand_off(sqlite_url: str)
     """`WouldWait` gets past a service's `except Exception`: the call is redone once the
     writer queue is free, rather than returning the handler's fallback as if it had run."""
     s = _services(sqlite_url)
-    holding, release = threading.Event(), threading.Event()
-
-    def timer() -> None:
-        with s.db.tx() as tx:
-            tx.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(10)
 
     def careless() -> str:
         try:
@@ -447,8 +433,7 @@ def test_a_service_catching_everything_cannot_hide_the_hand_off(sqlite_url: str)
         except Exception:
             return "swallowed"
 
-    a, _ = _in_thread(timer)
-    assert holding.wait(10)
+    a, _, release = _holding_the_writer(s)
     threading.Timer(0.2, release.set).start()
     result, where = _where_it_ran(s, careless)
     a.join(10)
@@ -470,19 +455,8 @@ def test_a_step_kept_waiting_past_the_busy_timeout_on_the_loop_is_told_locked(
     """Awaiting the writer queue on the loop keeps the same promise as a thread's wait: past
     the busy timeout the step gets StorageUnavailable("locked") (the person is told to try
     again) and nothing of it is written."""
-    import asyncio
-
     s = _services(f"sqlite:///{tmp_path / 'q.db'}?timeout=0.3")
-    holding, release = threading.Event(), threading.Event()
-
-    def stuck() -> None:
-        with s.db.tx() as tx:
-            tx.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(10)
-
-    a, _ = _in_thread(stuck)
-    assert holding.wait(10)
+    a, _, release = _holding_the_writer(s)
     try:
         with pytest.raises(StorageUnavailable) as err:
             asyncio.run(s.db.run(s.consult.first_delivery, "k4"))
